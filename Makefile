@@ -1,0 +1,105 @@
+# tinyvio: one build for the kernel, its disk images and its tests.
+#   make              build/kernel.elf and build/demo.img
+#   make run          boot the demo image in QEMU (serial console on this terminal)
+#   make debug        the same, halted, with a gdb stub on :1234 (then: gdb -x build/gdbinit)
+#   make test         host unit tests, then QEMU tests (ACCEL=kvm to run them under KVM)
+#   make bench        benchmarks (never part of the tests)
+#   make compile_commands.json   for editors (bear)
+
+BUILD := build
+NEWLIB := third_party/newlib/install/x86_64-elf
+LIBC := $(NEWLIB)/lib/libc.a
+LIBGCC := $(shell $(CC) -print-libgcc-file-name)
+QEMU ?= qemu-system-x86_64
+ACCEL ?= tcg
+MACHINE ?= q35
+PYTHON := /usr/bin/python3
+
+WARN := -Wall -Wextra -Werror
+# -mgeneral-regs-only: our code never touches SSE state, so interrupt entry
+# need not save it, and KVM never has to emulate an SSE store (the nested
+# hypervisor here cannot).  newlib keeps SSE; CR4.OSFXSR is set for it.
+KCFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector -mno-red-zone -mgeneral-regs-only -fPIC \
+	-fvisibility=hidden -fno-asynchronous-unwind-tables --param=min-pagesize=0 -nostdinc \
+	-isystem $(NEWLIB)/include -isystem $(shell $(CC) -print-file-name=include) -I. -MMD -MP
+
+# Sources shared by every entry path; the -kernel path adds boot/pvh.*.
+KERNEL_SRC := $(wildcard kernel/*.c kernel/*.S drivers/*/*.c lib/*.c lib/*/*.c)
+PVH_SRC := boot/pvh.S boot/pvh.c
+KERNEL_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRC))
+PVH_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(PVH_SRC))
+
+all: $(BUILD)/kernel.elf $(BUILD)/demo.img
+
+$(LIBC):
+	scripts/build-newlib.sh
+
+$(BUILD)/obj/%.c.o: %.c | $(LIBC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(KCFLAGS) -c $< -o $@
+
+# Linked as ELF64 (kept for gdb), then rewritten as ELF32: QEMU's -kernel
+# loader takes ELF32 with a PVH note.
+$(BUILD)/kernel64.elf: $(PVH_OBJ) $(KERNEL_OBJ) linker.ld $(LIBC)
+	$(LD) -nostdlib -static -z max-page-size=4096 -z noexecstack -T linker.ld -o $@ \
+		$(PVH_OBJ) $(KERNEL_OBJ) $(NEWLIB)/lib/libc.a $(NEWLIB)/lib/libm.a $(LIBGCC)
+
+$(BUILD)/kernel.elf: $(BUILD)/kernel64.elf
+	objcopy -O elf32-i386 $< $@
+
+$(BUILD)/demo.img: scripts/mkdemo.sh $(wildcard demo/* demo/*/* demo/*/*/*)
+	scripts/mkdemo.sh $@
+
+QEMU_BASE := $(QEMU) -machine $(MACHINE) -accel $(ACCEL) -m 128 -display none -no-reboot \
+	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel $(BUILD)/kernel.elf \
+	-drive file=$(BUILD)/demo.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0 \
+	$(if $(APPEND),-append "$(APPEND)")
+
+run: all
+	$(QEMU_BASE) || test $$? -eq 1
+
+debug: all
+	printf 'set architecture i386:x86-64\nfile $(BUILD)/kernel64.elf\ntarget remote :1234\n' > $(BUILD)/gdbinit
+	@echo "QEMU is halted; in another terminal: gdb -x $(BUILD)/gdbinit"
+	$(QEMU_BASE) -s -S || test $$? -eq 1
+
+compile_commands.json: $(LIBC)
+	bear --output $@ -- $(MAKE) -B $(BUILD)/kernel.elf unit-build
+
+# ---- host unit tests: the same sources, built for Linux with sanitizers ----
+UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all -I. -DHOST_TEST -MMD -MP
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+
+.SECONDEXPANSION:
+# Each test names the project sources it links in a "// SOURCES: ..." line.
+unit_sources = $(shell sed -n 's|^// SOURCES: ||p' $(1))
+
+$(BUILD)/unit/%: tests/unit/%.c $$(call unit_sources,tests/unit/%.c) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(call unit_sources,$<) -lcmocka
+
+unit-build: $(UNIT_TESTS)
+
+check-unit: $(UNIT_TESTS)
+	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+check-qemu: all
+	$(PYTHON) -m pytest -q tests/qemu --accel=$(ACCEL)
+
+test: check-unit check-qemu
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) compile_commands.json
+
+.PHONY: all run debug test check-unit check-qemu unit-build format clean
+-include $(shell find $(BUILD)/obj $(BUILD)/unit -name '*.d' 2>/dev/null)

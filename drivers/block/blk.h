@@ -1,0 +1,78 @@
+/*
+ * The block-device interface that filesystems and the shell use.
+ *
+ * Asynchronous core: fill a struct blk_request, blk_submit() it, and it
+ * completes later (r->done runs, r->complete becomes 1, r->status holds 0 or
+ * a negative errno).  blk_submit() itself waits, bounded, while the device
+ * queue is full: it never fails for lack of room and never drops a request.
+ * blk_poll() reaps completions; blk_wait() waits for one request.
+ *
+ * Blocking API on top: blk_read(), blk_write(), blk_flush().
+ *
+ * Addresses and counts are in the device's own logical blocks
+ * (sector_size bytes: 512 or 4096).  Errors: -EINVAL (out of range,
+ * misaligned), -EROFS (write to a read-only device), -EIO (the device
+ * failed the request), -ENOTSUP (the device does not do this operation),
+ * -ETIMEDOUT (the device stopped answering; it has been reset).
+ */
+#ifndef DRIVERS_BLOCK_BLK_H
+#define DRIVERS_BLOCK_BLK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum blk_op { BLK_READ, BLK_WRITE, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES };
+
+struct blk_request {
+	enum blk_op op;
+	uint64_t lba;
+	uint32_t count; /* blocks; 0 for FLUSH */
+	void *buf; /* count * sector_size bytes, for READ and WRITE */
+	void (*done)(struct blk_request *r); /* optional; runs at completion */
+	void *ctx; /* for done */
+	int status;
+	volatile int complete;
+	uint32_t parts_left; /* driver's: pieces still in flight */
+};
+
+struct blk_device;
+
+struct blk_ops {
+	int (*submit)(struct blk_device *dev, struct blk_request *r);
+	int (*poll)(struct blk_device *dev);
+	int (*wait)(struct blk_device *dev, struct blk_request *r);
+};
+
+struct blk_device {
+	char name[8]; /* vda, vdb, ... (set by blk_register) */
+	uint32_t sector_size;
+	uint64_t sectors; /* capacity in sector_size blocks */
+	int read_only;
+	int has_flush;
+	const struct blk_ops *ops;
+	void *priv;
+};
+
+#define BLK_MAX_DEVICES 8
+
+/* Names dev vda, vdb, ... in registration order.  Returns 0 or -ENOSPC. */
+int blk_register(struct blk_device *dev);
+int blk_count(void);
+struct blk_device *blk_get(int i);
+struct blk_device *blk_find(const char *name);
+
+/* Checks r against the device (range, buffer, read-only) and queues it.
+ * Returns 0 (it will complete) or a negative errno (it was not queued). */
+int blk_submit(struct blk_device *dev, struct blk_request *r);
+/* Reaps finished requests; returns how many, or a negative errno. */
+int blk_poll(struct blk_device *dev);
+/* Waits for r; returns r->status. */
+int blk_wait(struct blk_device *dev, struct blk_request *r);
+
+int blk_read(struct blk_device *dev, uint64_t lba, uint32_t count, void *buf);
+int blk_write(struct blk_device *dev, uint64_t lba, uint32_t count, const void *buf);
+/* Makes every completed write durable (a no-op returning 0 when the device
+ * has no volatile cache to flush). */
+int blk_flush(struct blk_device *dev);
+
+#endif

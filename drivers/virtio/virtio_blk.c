@@ -1,0 +1,510 @@
+/*
+ * The virtio-blk driver.  A block request becomes one or more virtio
+ * requests ("parts"), each a descriptor chain:
+ *
+ *   [header: type, sector]  device reads     16 bytes, in the request's slot
+ *   [data ...]              device reads (write) or writes (read)
+ *   [status]                device writes    1 byte, in the same slot
+ *
+ * The chain's id (its head descriptor, or its buffer id on a packed ring)
+ * indexes the slot and the owning request, so completion is a table lookup.
+ * Every wait is bounded: a device that stops answering is reset and its
+ * requests fail with -ETIMEDOUT.
+ */
+#include "drivers/virtio/virtio_blk.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "drivers/platform.h"
+
+#define PART_MAX_BYTES (4u << 20) /* a piece this big already streams at full speed */
+#define DEFAULT_TIMEOUT_NS 30000000000ull
+
+/* Byte offsets in struct virtio_blk_config. */
+#define CFG_CAPACITY 0
+#define CFG_SIZE_MAX 8
+#define CFG_SEG_MAX 12
+#define CFG_BLK_SIZE 20
+#define CFG_WRITEBACK 32
+#define CFG_NUM_QUEUES 34
+
+uint64_t virtio_blk_wanted_features(const struct virtio_blk_options *opt)
+{
+	uint64_t f = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
+		     1ull << VIRTIO_BLK_F_GEOMETRY | 1ull << VIRTIO_BLK_F_RO | 1ull << VIRTIO_BLK_F_BLK_SIZE |
+		     1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_TOPOLOGY |
+		     1ull << VIRTIO_BLK_F_CONFIG_WCE | 1ull << VIRTIO_BLK_F_MQ |
+		     1ull << VIRTIO_BLK_F_DISCARD | 1ull << VIRTIO_BLK_F_WRITE_ZEROES |
+		     1ull << VIRTIO_F_INDIRECT_DESC | 1ull << VIRTIO_F_EVENT_IDX | 1ull << VIRTIO_F_VERSION_1;
+	if (opt->allow_packed)
+		f |= 1ull << VIRTIO_F_RING_PACKED;
+	return f;
+}
+
+static void complete_part(struct blk_request *r, int err)
+{
+	if (err && !r->status)
+		r->status = err; /* the first error wins; none is swallowed */
+	if (--r->parts_left == 0) {
+		r->complete = 1;
+		if (r->done)
+			r->done(r);
+	}
+}
+
+/* Fails every request still in flight (the device was reset under them). */
+static void fail_all(struct virtio_blk *vb, int err)
+{
+	for (unsigned id = 0; id < VIRTQ_MAX; id++) {
+		struct blk_request *r = vb->owner[id];
+		if (r) {
+			vb->owner[id] = NULL;
+			complete_part(r, err);
+		}
+	}
+}
+
+static int status_to_errno(uint8_t status)
+{
+	switch (status) {
+	case VIRTIO_BLK_S_OK:
+		return 0;
+	case VIRTIO_BLK_S_UNSUPP:
+		return -ENOTSUP;
+	default:
+		return -EIO;
+	}
+}
+
+/* Takes every finished chain off the used ring.  Returns how many, or -EIO
+ * if the device broke the protocol (it is then stopped). */
+static int reap(struct virtio_blk *vb)
+{
+	int n = 0;
+	uint16_t id;
+	uint32_t len;
+
+	if (vb->broken)
+		return -EIO;
+	for (;;) {
+		int rc = virtq_get_used(&vb->vq, &id, &len);
+		if (rc == 0)
+			return n;
+		if (rc < 0) {
+			/* A used id that is not ours, or a length past the buffers: stop
+			 * the device before it writes anywhere else. */
+			vb->broken = 1;
+			virtio_reset(&vb->vdev);
+			fail_all(vb, -EIO);
+			return -EIO;
+		}
+		struct blk_request *r = vb->owner[id];
+		vb->owner[id] = NULL;
+		/* len counts the bytes the device wrote; 0 means no status byte. */
+		complete_part(r, len ? status_to_errno(vb->slots[id].status) : -EIO);
+		n++;
+	}
+}
+
+static int bring_up(struct virtio_blk *vb, const char **why);
+
+/* The device did not answer in time: reset it, fail what it held, start over. */
+static void recover(struct virtio_blk *vb)
+{
+	const char *why;
+
+	vb->stats.resets++;
+	virtio_reset(&vb->vdev);
+	fail_all(vb, -ETIMEDOUT);
+	if (bring_up(vb, &why) < 0)
+		vb->broken = 1;
+}
+
+struct wait_ctx {
+	struct virtio_blk *vb;
+	struct blk_request *r; /* wait for this one, or */
+	unsigned room; /* for room for a chain of this many buffers */
+};
+
+static int ready(void *arg)
+{
+	struct wait_ctx *w = arg;
+	struct virtio_blk *vb = w->vb;
+
+	for (;;) {
+		if (reap(vb) < 0)
+			return 1;
+		if (w->r ? w->r->complete : virtq_has_room(&vb->vq, w->room))
+			return 1;
+		/* About to sleep: ask for an interrupt, and look once more in case
+		 * the completion landed before the request for it. */
+		if (!vb->opt.use_irq || !virtq_enable_irq(&vb->vq))
+			return 0;
+	}
+}
+
+static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
+{
+	struct wait_ctx w = { vb, r, room };
+
+	vb->stats.waits++;
+	int err = plat_wait_until(ready, &w, plat_time_ns() + vb->opt.timeout_ns, vb->opt.use_irq);
+	if (err == -ETIMEDOUT)
+		recover(vb);
+	return err;
+}
+
+static void kick(struct virtio_blk *vb)
+{
+	if (virtq_kick_prepare(&vb->vq)) {
+		vb->stats.notifies++;
+		vb->vdev.t->notify(&vb->vdev, 0);
+	}
+}
+
+/* Queues one part: header, data segments of at most size_max bytes, status.
+ * Waits for room when the ring is full.  Returns 0 or a negative errno. */
+static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t type, uint64_t sector,
+		      void *data, uint32_t bytes, int data_writable)
+{
+	struct virtq_buf bufs[VIRTQ_INDIRECT_MAX];
+	unsigned n = 1;
+
+	for (uint32_t off = 0; off < bytes; n++) {
+		uint32_t chunk = bytes - off < vb->size_max ? bytes - off : vb->size_max;
+		bufs[n] =
+			(struct virtq_buf){ plat_virt_to_phys((uint8_t *)data + off), chunk, data_writable };
+		off += chunk;
+	}
+	n++; /* the status byte */
+	while (!virtq_has_room(&vb->vq, n)) {
+		kick(vb); /* what is queued must move before room appears */
+		int err = wait_for(vb, NULL, n);
+		if (err < 0)
+			return err;
+	}
+	if (vb->broken)
+		return -EIO;
+
+	uint16_t id = virtq_next_id(&vb->vq);
+	struct virtio_blk_slot *slot = &vb->slots[id];
+	slot->hdr = (struct virtio_blk_outhdr){ .type = type, .ioprio = 0, .sector = sector };
+	slot->status = 0xFF; /* anything but OK, in case the device never writes it */
+	bufs[0] = (struct virtq_buf){ plat_virt_to_phys(&slot->hdr), sizeof(slot->hdr), 0 };
+	bufs[n - 1] = (struct virtq_buf){ plat_virt_to_phys(&slot->status), 1, 1 };
+	vb->owner[id] = r;
+	r->parts_left++;
+	vb->stats.requests++;
+	if (virtq_add(&vb->vq, bufs, n, &id) < 0) { /* room was checked: cannot happen */
+		vb->owner[id] = NULL;
+		r->parts_left--;
+		return -EIO;
+	}
+	return 0;
+}
+
+static uint32_t type_of(enum blk_op op)
+{
+	switch (op) {
+	case BLK_READ:
+		return VIRTIO_BLK_T_IN;
+	case BLK_WRITE:
+		return VIRTIO_BLK_T_OUT;
+	case BLK_FLUSH:
+		return VIRTIO_BLK_T_FLUSH;
+	case BLK_DISCARD:
+		return VIRTIO_BLK_T_DISCARD;
+	default:
+		return VIRTIO_BLK_T_WRITE_ZEROES;
+	}
+}
+
+/* Splits r into parts and queues them all, then notifies the device once.
+ * If queuing fails part way, the parts already queued still complete and
+ * carry the error (r->status) to the caller through the normal path. */
+static int vblk_submit(struct blk_device *dev, struct blk_request *r)
+{
+	struct virtio_blk *vb = dev->priv;
+	uint32_t per_block = dev->sector_size / 512;
+	int err = 0;
+
+	if (vb->broken)
+		return -EIO;
+	r->parts_left = 1; /* held until every part is queued */
+	if (r->op == BLK_READ || r->op == BLK_WRITE) {
+		uint64_t total = (uint64_t)r->count * dev->sector_size;
+		for (uint64_t off = 0; off < total && !err;) {
+			uint32_t bytes =
+				total - off < vb->part_bytes ? (uint32_t)(total - off) : vb->part_bytes;
+			uint64_t sector = (r->lba + off / dev->sector_size) * per_block;
+			err = queue_part(vb, r, type_of(r->op), sector, (uint8_t *)r->buf + off, bytes,
+					 r->op == BLK_READ);
+			off += bytes;
+		}
+	} else if (r->op == BLK_FLUSH) {
+		if (virtio_has(&vb->vdev, VIRTIO_BLK_F_FLUSH))
+			err = queue_part(vb, r, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0);
+	} else {
+		err = -ENOTSUP; /* discard and write-zeroes: not wired to the block API yet */
+	}
+	if (err == 0 || r->parts_left > 1)
+		kick(vb);
+	complete_part(r, err);
+	return 0;
+}
+
+static int vblk_poll(struct blk_device *dev) { return reap(dev->priv); }
+
+static int vblk_wait(struct blk_device *dev, struct blk_request *r)
+{
+	struct virtio_blk *vb = dev->priv;
+
+	if (!r->complete)
+		wait_for(vb, r, 0);
+	return r->complete ? r->status : -ETIMEDOUT;
+}
+
+static const struct blk_ops vblk_ops = {
+	.submit = vblk_submit,
+	.poll = vblk_poll,
+	.wait = vblk_wait,
+};
+
+static void msix_interrupt(void *arg)
+{
+	struct virtio_blk *vb = arg;
+
+	vb->stats.interrupts++; /* waking the halted waiter is all it takes */
+}
+
+static void intx_interrupt(void *arg)
+{
+	struct virtio_blk *vb = arg;
+
+	/* Reading the ISR status lowers the (level-triggered) line. */
+	if (vb->vdev.t->isr(&vb->vdev))
+		vb->stats.interrupts++;
+}
+
+/* Interrupts for queue 0: an MSI-X vector if the device has MSI-X, else
+ * INTx through the IOAPIC, else polling after all. */
+static void setup_interrupts(struct virtio_blk *vb)
+{
+	struct pci_device *pci = vb->vdev.pci;
+	uint64_t addr;
+	uint32_t data;
+
+	vb->mode = "poll";
+	if (!vb->opt.use_irq)
+		return;
+	if (pci && pci_msix_init(pci, &vb->msix) == 0 &&
+	    plat_msi_alloc(msix_interrupt, vb, &addr, &data) == 0) {
+		pci_msix_set(&vb->msix, 0, addr, data);
+		pci_msix_enable(pci, &vb->msix, 1);
+		vb->vdev.t->msix_changed(&vb->vdev, 1);
+		vb->mode = "msix";
+	} else if (pci && pci->irq_pin && pci->irq_line != 0xFF &&
+		   plat_intx_attach(pci->irq_line, intx_interrupt, vb) == 0) {
+		vb->mode = "intx";
+	} else {
+		vb->opt.use_irq = 0;
+	}
+}
+
+static void read_config(struct virtio_blk *vb)
+{
+	struct virtio_dev *d = &vb->vdev;
+	uint32_t blk_size = 512;
+
+	virtio_read_config(d, CFG_CAPACITY, &vb->capacity, 8);
+	vb->size_max = 0;
+	if (virtio_has(d, VIRTIO_BLK_F_SIZE_MAX))
+		virtio_read_config(d, CFG_SIZE_MAX, &vb->size_max, 4);
+	vb->seg_max = 0;
+	if (virtio_has(d, VIRTIO_BLK_F_SEG_MAX))
+		virtio_read_config(d, CFG_SEG_MAX, &vb->seg_max, 4);
+	if (virtio_has(d, VIRTIO_BLK_F_BLK_SIZE))
+		virtio_read_config(d, CFG_BLK_SIZE, &blk_size, 4);
+	vb->writeback = 0;
+	if (virtio_has(d, VIRTIO_BLK_F_CONFIG_WCE))
+		virtio_read_config(d, CFG_WRITEBACK, &vb->writeback, 1);
+	else
+		vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
+	vb->num_queues = 1;
+	if (virtio_has(d, VIRTIO_BLK_F_MQ))
+		virtio_read_config(d, CFG_NUM_QUEUES, &vb->num_queues, 2);
+
+	vb->blk.sector_size = blk_size;
+	vb->blk.sectors = vb->capacity / (blk_size / 512);
+	vb->blk.read_only = virtio_has(d, VIRTIO_BLK_F_RO);
+	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH);
+}
+
+/* How big one part may be: data segments are bounded by SEG_MAX and by the
+ * chain the ring allows (less header and status), each by SIZE_MAX. */
+static int size_parts(struct virtio_blk *vb)
+{
+	unsigned segs = virtq_max_chain(&vb->vq) - 2;
+	if (vb->seg_max && vb->seg_max < segs)
+		segs = vb->seg_max;
+	if (segs > VIRTQ_INDIRECT_MAX - 2)
+		segs = VIRTQ_INDIRECT_MAX - 2; /* our bufs[] on the stack */
+	if (!vb->size_max || vb->size_max > PART_MAX_BYTES)
+		vb->size_max = PART_MAX_BYTES;
+	uint64_t bytes = (uint64_t)segs * vb->size_max;
+	if (bytes > PART_MAX_BYTES)
+		bytes = PART_MAX_BYTES;
+	bytes -= bytes % vb->blk.sector_size;
+	if (bytes == 0)
+		return -EINVAL;
+	vb->part_segs = segs;
+	vb->part_bytes = (uint32_t)bytes;
+	return 0;
+}
+
+/* Everything between reset and DRIVER_OK; also the way back after a reset. */
+static int bring_up(struct virtio_blk *vb, const char **why)
+{
+	struct virtio_dev *d = &vb->vdev;
+	int err = virtio_negotiate(d, virtio_blk_wanted_features(&vb->opt));
+
+	if (err < 0) {
+		*why = err == -ENODEV ? "reset did not complete" : "device refused our features";
+		return err;
+	}
+	read_config(vb);
+	if (vb->blk.sector_size < 512 || vb->blk.sector_size > 65536 ||
+	    (vb->blk.sector_size & (vb->blk.sector_size - 1))) {
+		*why = "bad logical block size";
+		goto fail;
+	}
+	unsigned max = d->t->queue_max(d, 0);
+	unsigned size = max < VIRTQ_MAX ? max : VIRTQ_MAX;
+	int packed = virtio_has(d, VIRTIO_F_RING_PACKED);
+	if (!packed)
+		while (size & (size - 1))
+			size &= size - 1; /* split rings are a power of two */
+	if (size == 0 || (!d->t->modern && size != max)) {
+		*why = "queue 0 missing or larger than this driver supports";
+		goto fail;
+	}
+	err = virtq_init(&vb->vq, size, packed, virtio_has(d, VIRTIO_F_EVENT_IDX),
+			 virtio_has(d, VIRTIO_F_INDIRECT_DESC), vb->ring_mem,
+			 plat_virt_to_phys(vb->ring_mem));
+	if (err == 0)
+		err = size_parts(vb);
+	if (err < 0) {
+		*why = "cannot lay out the queue";
+		goto fail;
+	}
+	uint64_t desc, driver, device;
+	virtq_addrs(&vb->vq, &desc, &driver, &device);
+	uint16_t vector = strcmp(vb->mode, "msix") == 0 ? 0 : VIRTIO_NO_VECTOR;
+	if (d->t->set_config_vector(d, VIRTIO_NO_VECTOR) < 0 ||
+	    d->t->queue_setup(d, 0, size, desc, driver, device, vector) < 0) {
+		*why = "queue set-up refused";
+		goto fail;
+	}
+	if (vb->opt.use_irq)
+		virtq_enable_irq(&vb->vq);
+	else
+		virtq_disable_irq(&vb->vq);
+	virtio_driver_ok(d);
+	vb->broken = 0;
+	return 0;
+fail:
+	virtio_fail(d);
+	return -EIO;
+}
+
+static void get_id(struct virtio_blk *vb)
+{
+	static _Alignas(64) char id[VIRTIO_BLK_ID_BYTES];
+	struct blk_request r = { .op = BLK_READ };
+
+	memset(id, 0, sizeof(id));
+	r.parts_left = 1;
+	int err = queue_part(vb, &r, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), 1);
+	if (err == 0) {
+		kick(vb);
+		complete_part(&r, 0);
+		err = vblk_wait(&vb->blk, &r);
+	}
+	/* The serial is up to 20 bytes, NUL-terminated only if shorter. */
+	if (err == 0)
+		memcpy(vb->serial, id, sizeof(id));
+	vb->serial[VIRTIO_BLK_ID_BYTES] = '\0';
+}
+
+int virtio_blk_start(struct virtio_blk *vb, const struct virtio_blk_options *opt, void *ring_mem,
+		     struct virtio_blk_slot *slots, const char **why)
+{
+	vb->opt = *opt;
+	if (!vb->opt.timeout_ns)
+		vb->opt.timeout_ns = DEFAULT_TIMEOUT_NS;
+	vb->ring_mem = ring_mem;
+	vb->slots = slots;
+	memset(vb->owner, 0, sizeof(vb->owner));
+	memset(&vb->stats, 0, sizeof(vb->stats));
+	vb->serial[0] = '\0';
+	/* Reset first, so a device the firmware left running stops before its
+	 * interrupts are rewired. */
+	if (virtio_reset(&vb->vdev) < 0) {
+		*why = "reset did not complete";
+		return -ENODEV;
+	}
+	setup_interrupts(vb);
+	int err = bring_up(vb, why);
+	if (err < 0)
+		return err;
+	vb->blk.ops = &vblk_ops;
+	vb->blk.priv = vb;
+	get_id(vb);
+	return 0;
+}
+
+static struct virtio_blk devices[VIRTIO_BLK_MAX_DEVICES];
+static _Alignas(4096) uint8_t rings[VIRTIO_BLK_MAX_DEVICES][VIRTQ_MEM_MAX];
+static _Alignas(64) struct virtio_blk_slot slots[VIRTIO_BLK_MAX_DEVICES][VIRTQ_MAX];
+static int ndevices;
+
+int virtio_blk_probe_all(const struct virtio_blk_options *opt,
+			 void (*report)(const struct pci_device *pci, int err, const char *why))
+{
+	int registered = 0;
+
+	for (int i = 0; i < pci_count(); i++) {
+		struct pci_device *pci = pci_get(i);
+		if (pci->vendor != 0x1AF4 || (pci->device != 0x1001 && pci->device != 0x1042))
+			continue;
+		if (ndevices == VIRTIO_BLK_MAX_DEVICES) {
+			report(pci, -ENOSPC, "too many virtio-blk devices");
+			continue;
+		}
+		struct virtio_blk *vb = &devices[ndevices];
+		const char *why = "no usable transport";
+		memset(vb, 0, sizeof(*vb));
+		pci_enable(pci);
+		int err = virtio_pci_modern_bind(&vb->vdev, pci);
+		if (err < 0 && pci->device == 0x1001)
+			err = virtio_pci_legacy_bind(&vb->vdev, pci);
+		if (err == 0)
+			err = virtio_blk_start(vb, opt, rings[ndevices], slots[ndevices], &why);
+		if (err == 0)
+			err = blk_register(&vb->blk);
+		if (err < 0) {
+			report(pci, err, why);
+			continue;
+		}
+		ndevices++;
+		registered++;
+	}
+	return registered;
+}
+
+struct virtio_blk *virtio_blk_of(struct blk_device *dev)
+{
+	return dev && dev->ops == &vblk_ops ? dev->priv : NULL;
+}

@@ -1,0 +1,124 @@
+/*
+ * virtio-blk: a virtio device that is a disk.  Binds a PCI function (or, in
+ * the host tests, a simulated transport), sets up one request queue, and
+ * serves the block interface of drivers/block/blk.h.
+ */
+#ifndef DRIVERS_VIRTIO_VIRTIO_BLK_H
+#define DRIVERS_VIRTIO_VIRTIO_BLK_H
+
+#include <stdint.h>
+
+#include "drivers/block/blk.h"
+#include "drivers/pci/pci.h"
+#include "drivers/virtio/virtio.h"
+#include "drivers/virtio/virtq.h"
+
+#define VIRTIO_BLK_MAX_DEVICES 4
+
+/* Feature bits (virtio 1.x section 5.2.3). */
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_GEOMETRY 4
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_TOPOLOGY 10
+#define VIRTIO_BLK_F_CONFIG_WCE 11
+#define VIRTIO_BLK_F_MQ 12
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+/* Request types and status values. */
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_ID_BYTES 20
+
+/* The device-readable request header.  sector is always in 512-byte units,
+ * whatever the device's logical block size. */
+struct virtio_blk_outhdr {
+	uint32_t type;
+	uint32_t ioprio;
+	uint64_t sector;
+};
+
+/* The range of a DISCARD or WRITE_ZEROES request. */
+struct virtio_blk_range {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+};
+
+/* Per-request memory the device reads and writes: 64-byte aligned, so the
+ * header never straddles a page. */
+struct virtio_blk_slot {
+	struct virtio_blk_outhdr hdr;
+	struct virtio_blk_range range;
+	uint8_t status;
+	uint8_t pad[31];
+};
+
+struct virtio_blk_options {
+	int use_irq; /* sleep for interrupts (MSI-X, else INTx); else poll */
+	int allow_packed; /* accept VIRTIO_F_RING_PACKED when offered */
+	uint64_t timeout_ns; /* how long a request may take before the device is reset */
+};
+
+struct virtio_blk_stats {
+	uint64_t requests, notifies, interrupts, waits, resets;
+};
+
+struct virtio_blk {
+	struct virtio_dev vdev;
+	struct virtq vq;
+	struct blk_device blk;
+	struct virtio_blk_options opt;
+	struct pci_msix msix;
+	const char *mode; /* "poll", "msix" or "intx" */
+	int broken; /* the device misbehaved; requests fail with -EIO */
+
+	/* from the device configuration */
+	uint64_t capacity; /* 512-byte sectors */
+	uint32_t size_max, seg_max;
+	uint16_t num_queues;
+	uint8_t writeback;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+
+	uint32_t part_bytes; /* largest piece one virtio request carries */
+	unsigned part_segs; /* data segments one piece may use */
+	struct virtio_blk_slot *slots; /* [VIRTQ_MAX] */
+	struct blk_request *owner[VIRTQ_MAX]; /* by used id */
+	void *ring_mem;
+	struct virtio_blk_stats stats;
+};
+
+/* Features this driver implements and asks for; nothing else is accepted. */
+uint64_t virtio_blk_wanted_features(const struct virtio_blk_options *opt);
+
+/* Drives the virtio-blk device behind an already bound transport: the
+ * initialisation sequence, the queue, interrupts, GET_ID.  ring_mem and
+ * slots are static storage (VIRTQ_MEM_MAX bytes 4096-aligned, VIRTQ_MAX
+ * slots).  Returns 0, or a negative errno with *why naming the failing step
+ * (the device is then marked FAILED and left alone). */
+int virtio_blk_start(struct virtio_blk *vb, const struct virtio_blk_options *opt, void *ring_mem,
+		     struct virtio_blk_slot *slots, const char **why);
+
+/* Probes every virtio-blk PCI function (0x1AF4:0x1001 transitional, driven
+ * through its modern interface when it has one; 0x1AF4:0x1042 modern) in
+ * PCI order, registers each working one as a block device, and calls
+ * report(pci, err, why) for each one that fails.  Returns the number
+ * registered. */
+int virtio_blk_probe_all(const struct virtio_blk_options *opt,
+			 void (*report)(const struct pci_device *pci, int err, const char *why));
+
+/* The driver behind a registered block device, or NULL if it is not ours. */
+struct virtio_blk *virtio_blk_of(struct blk_device *dev);
+
+#endif

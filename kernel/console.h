@@ -1,0 +1,23 @@
+/* The serial console: COM1, a 16550 at 115200 8N1. */
+#ifndef KERNEL_CONSOLE_H
+#define KERNEL_CONSOLE_H
+
+#include <stddef.h>
+
+/* Programs the UART for polled output; input waits in its FIFO (and QEMU
+ * holds back whatever does not fit), so nothing typed early is lost. */
+void console_init(void);
+
+/* Routes the receive interrupt through the IOAPIC; from then on an interrupt
+ * handler moves input into a ring buffer. */
+void console_enable_irq(void);
+
+/* Writes n bytes; "\n" goes out as "\r\n". */
+void console_write(const char *s, size_t n);
+
+/* Returns the next input byte, waiting (halted) until one arrives. */
+int console_getc(void);
+
+int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

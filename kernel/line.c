@@ -1,0 +1,49 @@
+#include "kernel/line.h"
+
+/* Bytes in the UTF-8 sequence that starts with this byte (1 for ASCII and strays). */
+static size_t utf8_length(unsigned char lead)
+{
+	return lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+}
+
+int line_feed(struct line_editor *le, unsigned char c)
+{
+	if (le->done) {
+		le->done = 0;
+		le->len = 0;
+	}
+	if (c == '\n' && le->after_cr) {
+		le->after_cr = 0; /* the LF of a CRLF */
+		return 0;
+	}
+	le->after_cr = c == '\r';
+	if (c == '\r' || c == '\n') {
+		le->buf[le->len] = '\0';
+		le->done = 1;
+		le->echo("\n", 1);
+		return 1;
+	}
+	if (c == 0x08 || c == 0x7F) {
+		if (le->len == 0)
+			return 0;
+		size_t end = le->len;
+		do
+			le->len--;
+		while (le->len > 0 && (le->buf[le->len] & 0xC0) == 0x80);
+		/* A sequence still waiting for its last byte was never echoed. */
+		if (end - le->len >= utf8_length((unsigned char)le->buf[le->len]))
+			le->echo("\b \b", 3);
+		return 0;
+	}
+	if ((c < 0x20 && c != '\t') || le->len == LINE_MAX_BYTES)
+		return 0;
+	le->buf[le->len++] = (char)c;
+	/* Echo a UTF-8 sequence whole, once its last byte is in. */
+	size_t start = le->len - 1;
+	while (start > 0 && (le->buf[start] & 0xC0) == 0x80 && le->len - start < 4)
+		start--;
+	size_t want = utf8_length((unsigned char)le->buf[start]);
+	if (le->len - start >= want)
+		le->echo(le->buf + le->len - want, want);
+	return 0;
+}

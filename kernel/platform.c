@@ -1,0 +1,77 @@
+/* The kernel's side of drivers/platform.h: identity-mapped x86_64. */
+#include "drivers/platform.h"
+
+#include <errno.h>
+
+#include "kernel/apic.h"
+#include "kernel/cpu.h"
+#include "kernel/mm.h"
+#include "kernel/time.h"
+#include "kernel/trap.h"
+
+uint8_t plat_inb(uint16_t port) { return inb(port); }
+uint16_t plat_inw(uint16_t port) { return inw(port); }
+uint32_t plat_inl(uint16_t port) { return inl(port); }
+void plat_outb(uint16_t port, uint8_t v) { outb(port, v); }
+void plat_outw(uint16_t port, uint16_t v) { outw(port, v); }
+void plat_outl(uint16_t port, uint32_t v) { outl(port, v); }
+
+volatile void *plat_map_mmio(uint64_t phys, uint64_t size)
+{
+	if (mm_map_mmio(phys, size) < 0)
+		return NULL;
+	return (volatile void *)(uintptr_t)phys;
+}
+
+uint64_t plat_virt_to_phys(const void *p) { return (uint64_t)(uintptr_t)p; }
+
+/* x86 keeps stores in order and loads in order; only a store followed by a
+ * load needs a fence.  The others stop the compiler from reordering. */
+void plat_mb(void) { __asm__ volatile("mfence" ::: "memory"); }
+void plat_rmb(void) { __asm__ volatile("" ::: "memory"); }
+void plat_wmb(void) { __asm__ volatile("" ::: "memory"); }
+
+uint64_t plat_time_ns(void) { return time_ns(); }
+
+int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int use_irq)
+{
+	for (;;) {
+		uint64_t flags = irq_save();
+		if (ready(arg)) {
+			irq_restore(flags);
+			return 0;
+		}
+		if (time_ns() >= deadline) {
+			irq_restore(flags);
+			return -ETIMEDOUT;
+		}
+		/* The periodic tick bounds each halt, so the deadline is seen. */
+		if (use_irq)
+			cpu_idle();
+		irq_restore(flags);
+		if (!use_irq)
+			__asm__ volatile("pause");
+	}
+}
+
+int plat_msi_alloc(void (*fn)(void *arg), void *arg, uint64_t *addr, uint32_t *data)
+{
+	int vec = irq_alloc_vector(fn, arg);
+
+	if (vec < 0)
+		return -ENOSPC;
+	*addr = 0xFEE00000u | (lapic_id() << 12); /* fixed delivery to this CPU */
+	*data = (uint32_t)vec; /* edge triggered */
+	return 0;
+}
+
+int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg)
+{
+	int vec = irq_alloc_vector(fn, arg);
+
+	if (vec < 0)
+		return -ENOSPC;
+	return ioapic_route_pci(gsi, vec);
+}
+
+int64_t plat_time_unix(void) { return time_unix(); }

@@ -1,0 +1,115 @@
+/*
+ * The line shell: reads a line, looks the first word up in the command
+ * table, splits the rest as the command wants and runs it.  Every failure
+ * ends in exactly one "error: ..." line.
+ */
+#include "kernel/shell.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel/console.h"
+#include "kernel/line.h"
+#include "kernel/power.h"
+
+static int cmd_help(struct args *a);
+
+static int cmd_echo(struct args *a)
+{
+	console_write(a->rest, strlen(a->rest));
+	console_write("\n", 1);
+	return 0;
+}
+
+static int cmd_poweroff(struct args *a)
+{
+	(void)a;
+	power_off();
+}
+
+/* Commands whose layer has not landed yet say so rather than pretend. */
+static int cmd_unavailable(struct args *a) { return shell_error("%s: not available yet", a->argv[0]); }
+
+static const struct shell_command commands[] = {
+	{ "help", "help", 0, cmd_help },
+	{ "echo", "echo TEXT", 1, cmd_echo },
+	{ "ls", "ls [PATH]", 0, cmd_unavailable },
+	{ "stat", "stat PATH", 0, cmd_unavailable },
+	{ "cat", "cat PATH", 0, cmd_unavailable },
+	{ "sha256", "sha256 PATH", 0, cmd_unavailable },
+	{ "write", "write PATH TEXT", 2, cmd_unavailable },
+	{ "append", "append PATH TEXT", 2, cmd_unavailable },
+	{ "fill", "fill PATH SIZE SEED", 0, cmd_unavailable },
+	{ "truncate", "truncate PATH SIZE", 0, cmd_unavailable },
+	{ "mkdir", "mkdir PATH", 0, cmd_unavailable },
+	{ "rm", "rm PATH", 0, cmd_unavailable },
+	{ "mv", "mv SRC DST", 0, cmd_unavailable },
+	{ "cp", "cp SRC DST", 0, cmd_unavailable },
+	{ "df", "df [PATH]", 0, cmd_unavailable },
+	{ "sync", "sync", 0, cmd_unavailable },
+	{ "blk", "blk", 0, cmd_unavailable },
+	{ "blkhash", "blkhash DISK LBA COUNT", 0, cmd_unavailable },
+	{ "blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_unavailable },
+	{ "bench", "bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE", 0, cmd_unavailable },
+	{ "poweroff", "poweroff", 0, cmd_poweroff },
+};
+
+static int cmd_help(struct args *a)
+{
+	(void)a;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		kprintf("%s\n", commands[i].usage);
+	return 0;
+}
+
+int shell_error(const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	kprintf("error: %s\n", buf);
+	return -1;
+}
+
+int shell_execute(const char *line)
+{
+	static struct args a;
+	int n = args_split(&a, line, 1);
+
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return shell_error("%s", n == -E2BIG ? "too many arguments"
+						     : "unbalanced quote or trailing backslash");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct shell_command *c = &commands[i];
+		if (strcmp(a.argv[0], c->name) != 0)
+			continue;
+		n = args_split(&a, line, c->fixed_args);
+		if (n == -E2BIG)
+			return shell_error("%s: too many arguments", c->name);
+		if (n < 0)
+			return shell_error("%s: unbalanced quote or trailing backslash", c->name);
+		if (c->fixed_args && n < c->fixed_args)
+			return shell_error("usage: %s", c->usage);
+		return c->run(&a);
+	}
+	return shell_error("%s: unknown command (try help)", a.argv[0]);
+}
+
+_Noreturn void shell_run(void)
+{
+	static struct line_editor le = { .echo = console_write };
+
+	for (;;) {
+		console_write("> ", 2);
+		while (!line_feed(&le, (unsigned char)console_getc()))
+			;
+		shell_execute(le.buf);
+	}
+}

@@ -1,0 +1,101 @@
+"""The line shell on COM1: echo, help, errors, line editing and line ends."""
+
+import pytest
+
+import tinyvio
+
+NOT_YET = ["ls", "stat", "cat", "sha256", "write", "append", "fill", "truncate",
+           "mkdir", "rm", "mv", "cp", "df", "sync", "blk", "blkhash", "blkfill", "bench"]
+
+
+def test_echo_hi(qemu):
+    assert qemu.cmd("echo hi") == "hi"
+
+
+def test_echo_keeps_rest_of_line_byte_for_byte(qemu):
+    assert qemu.cmd(r'echo  a  "b"  c\d') == r'a  "b"  c\d'
+
+
+def test_echo_keeps_trailing_spaces_and_tabs(qemu):
+    assert qemu.cmd("echo x\t y  ") == "x\t y  "
+
+
+def test_echo_without_text_prints_empty_line(qemu):
+    start = qemu.pos
+    assert qemu.cmd("echo") == ""
+    assert qemu.text[start:] == "echo\r\n\r\n" + tinyvio.PROMPT, repr(qemu.text[start:])
+
+
+def test_empty_line_prints_nothing(qemu):
+    assert qemu.cmd("") == ""
+    assert qemu.cmd("echo after") == "after"
+
+
+def test_help_lists_every_command_one_per_line(qemu):
+    out = qemu.cmd_lines("help")
+    names = [l.split()[0] for l in out if l.strip()]
+    for c in tinyvio.COMMANDS:
+        assert c in names, (c, out)
+    # One line per command: no command named on two lines.
+    assert len(names) == len(set(names)), out
+
+
+def test_unknown_command_is_one_error_line(qemu):
+    out = qemu.cmd_lines("frobnicate x y")
+    assert out == ["error: frobnicate: unknown command (try help)"], out
+    assert qemu.cmd("echo ok") == "ok"
+
+
+@pytest.mark.parametrize("command", NOT_YET)
+def test_not_yet_command_is_one_error_line(qemu, command):
+    out = qemu.cmd_lines(command + " /x 1 2 3")
+    assert out == ["error: %s: not available yet" % command], out
+
+
+def test_not_yet_command_without_arguments(qemu):
+    assert qemu.cmd_lines("sync") == ["error: sync: not available yet"]
+
+
+def test_backspace_erases(qemu):
+    assert qemu.cmd("echo hx\x08i") == "hi"
+
+
+def test_del_erases(qemu):
+    assert qemu.cmd("echo hx\x7fi") == "hi"
+
+
+def test_backspace_at_empty_line_is_harmless(qemu):
+    assert qemu.cmd("\x08\x7f\x08echo ok") == "ok"
+
+
+def test_erase_whole_command_then_retype(qemu):
+    assert qemu.cmd("bogus" + "\x7f" * 5 + "echo fine") == "fine"
+
+
+def _transcript_after(q, data, sentinel="echo end"):
+    """Send raw data then a sentinel command; return the commands seen after the prompt."""
+    start = q.pos
+    q.send_raw(data + sentinel + "\n")
+    q.wait_for("\r\nend\r\n" + tinyvio.PROMPT)
+    return tinyvio.split_transcript(q.text[start:])
+
+
+@pytest.mark.parametrize("eol", ["\r", "\n", "\r\n"], ids=["cr", "lf", "crlf"])
+def test_echo_line_ends(qemu, eol):
+    got = _transcript_after(qemu, "echo a" + eol + "echo b" + eol)
+    # Exactly two commands then the sentinel: CRLF is one line end, not two.
+    assert got == [("echo a", "a"), ("echo b", "b"), ("echo end", "end")], \
+        tinyvio.normalise(qemu.text)
+
+
+def test_echo_1024_byte_line(qemu):
+    line = "echo " + "x" * 1019
+    assert len(line) == 1024
+    assert qemu.cmd(line) == "x" * 1019
+    assert qemu.cmd("echo next") == "next"
+
+
+def test_echo_then_poweroff(qemu):
+    assert qemu.cmd("echo bye") == "bye"
+    qemu.send_raw("poweroff\n")
+    assert qemu.wait_exit() == tinyvio.EXIT_POWEROFF
