@@ -18,7 +18,7 @@
 #include "kernel/time.h"
 #include "kernel/trap.h"
 
-struct kernel_options kernel_options = { .virtio_mode = VIRTIO_MODE_IRQ, .virtio_packed = 1 };
+struct kernel_options kernel_options = {.virtio_mode = VIRTIO_MODE_IRQ, .virtio_packed = 1};
 
 static void print_line(const char *line) { kprintf("%s\n", line); }
 

@@ -26,7 +26,7 @@ static int set_packed(struct kernel_options *o, const char *v)
 
 static int set_fault(struct kernel_options *o, const char *v)
 {
-	static const char *const kinds[] = { "de", "ud", "gp", "pf", "df" };
+	static const char *const kinds[] = {"de", "ud", "gp", "pf", "df"};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (strcmp(v, kinds[i]) == 0) {
@@ -41,9 +41,9 @@ static const struct {
 	const char *name;
 	int (*set)(struct kernel_options *o, const char *value);
 } table[] = {
-	{ "virtio.mode", set_mode },
-	{ "virtio.packed", set_packed },
-	{ "test.fault", set_fault },
+	{"virtio.mode", set_mode},
+	{"virtio.packed", set_packed},
+	{"test.fault", set_fault},
 };
 
 static int apply(const char *word, struct kernel_options *o, void (*warn)(const char *line))

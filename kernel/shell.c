@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "kernel/commands.h"
 #include "kernel/console.h"
 #include "kernel/line.h"
 #include "kernel/power.h"
@@ -29,31 +31,55 @@ static int cmd_poweroff(struct args *a)
 	power_off();
 }
 
+static int cmd_bench(struct args *a)
+{
+	if (a->argc >= 2 && strcmp(a->argv[1], "blk") == 0)
+		return cmd_bench_blk(a);
+	if (a->argc >= 2 && strcmp(a->argv[1], "file") == 0)
+		return shell_error("bench file: not available yet");
+	return shell_error("usage: bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE");
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, hex ? 16 : 10);
+	if (*end || errno)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* Commands whose layer has not landed yet say so rather than pretend. */
 static int cmd_unavailable(struct args *a) { return shell_error("%s: not available yet", a->argv[0]); }
 
 static const struct shell_command commands[] = {
-	{ "help", "help", 0, cmd_help },
-	{ "echo", "echo TEXT", 1, cmd_echo },
-	{ "ls", "ls [PATH]", 0, cmd_unavailable },
-	{ "stat", "stat PATH", 0, cmd_unavailable },
-	{ "cat", "cat PATH", 0, cmd_unavailable },
-	{ "sha256", "sha256 PATH", 0, cmd_unavailable },
-	{ "write", "write PATH TEXT", 2, cmd_unavailable },
-	{ "append", "append PATH TEXT", 2, cmd_unavailable },
-	{ "fill", "fill PATH SIZE SEED", 0, cmd_unavailable },
-	{ "truncate", "truncate PATH SIZE", 0, cmd_unavailable },
-	{ "mkdir", "mkdir PATH", 0, cmd_unavailable },
-	{ "rm", "rm PATH", 0, cmd_unavailable },
-	{ "mv", "mv SRC DST", 0, cmd_unavailable },
-	{ "cp", "cp SRC DST", 0, cmd_unavailable },
-	{ "df", "df [PATH]", 0, cmd_unavailable },
-	{ "sync", "sync", 0, cmd_unavailable },
-	{ "blk", "blk", 0, cmd_unavailable },
-	{ "blkhash", "blkhash DISK LBA COUNT", 0, cmd_unavailable },
-	{ "blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_unavailable },
-	{ "bench", "bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE", 0, cmd_unavailable },
-	{ "poweroff", "poweroff", 0, cmd_poweroff },
+	{"help", "help", 0, cmd_help},
+	{"echo", "echo TEXT", 1, cmd_echo},
+	{"ls", "ls [PATH]", 0, cmd_unavailable},
+	{"stat", "stat PATH", 0, cmd_unavailable},
+	{"cat", "cat PATH", 0, cmd_unavailable},
+	{"sha256", "sha256 PATH", 0, cmd_unavailable},
+	{"write", "write PATH TEXT", 2, cmd_unavailable},
+	{"append", "append PATH TEXT", 2, cmd_unavailable},
+	{"fill", "fill PATH SIZE SEED", 0, cmd_unavailable},
+	{"truncate", "truncate PATH SIZE", 0, cmd_unavailable},
+	{"mkdir", "mkdir PATH", 0, cmd_unavailable},
+	{"rm", "rm PATH", 0, cmd_unavailable},
+	{"mv", "mv SRC DST", 0, cmd_unavailable},
+	{"cp", "cp SRC DST", 0, cmd_unavailable},
+	{"df", "df [PATH]", 0, cmd_unavailable},
+	{"sync", "sync", 0, cmd_unavailable},
+	{"blk", "blk", 0, cmd_blk},
+	{"blkhash", "blkhash DISK LBA COUNT", 0, cmd_blkhash},
+	{"blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_blkfill},
+	{"bench", "bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE", 0, cmd_bench},
+	{"poweroff", "poweroff", 0, cmd_poweroff},
 };
 
 static int cmd_help(struct args *a)
@@ -104,7 +130,7 @@ int shell_execute(const char *line)
 
 _Noreturn void shell_run(void)
 {
-	static struct line_editor le = { .echo = console_write };
+	static struct line_editor le = {.echo = console_write};
 
 	for (;;) {
 		console_write("> ", 2);

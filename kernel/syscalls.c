@@ -21,7 +21,7 @@ extern int errno;
 #define HEAP_SIZE (16u << 20)
 
 static _Alignas(4096) char heap_area[HEAP_SIZE];
-static struct heap heap = { heap_area, sizeof(heap_area), 0 };
+static struct heap heap = {heap_area, sizeof(heap_area), 0};
 
 /* newlib calls these by their plain names; nothing includes a prototype. */
 int _write(int fd, const void *buf, int len);
@@ -95,7 +95,7 @@ int _fstat(int fd, struct stat *st)
 		errno = EBADF;
 		return -1;
 	}
-	*st = (struct stat){ .st_mode = S_IFCHR };
+	*st = (struct stat){.st_mode = S_IFCHR};
 	return 0;
 }
 
@@ -147,7 +147,7 @@ clock_t _times(struct tms *t)
 	clock_t ticks = (clock_t)(time_ns() / (1000000000u / CLOCKS_PER_SEC));
 
 	if (t)
-		*t = (struct tms){ .tms_utime = ticks };
+		*t = (struct tms){.tms_utime = ticks};
 	return ticks;
 }
 

@@ -84,7 +84,7 @@ void trap_init(void)
 	tss.ist[0] = (uint64_t)(uintptr_t)(double_fault_stack + sizeof(double_fault_stack));
 	tss.iomap_base = sizeof(tss);
 
-	struct table_ptr gp = { sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt };
+	struct table_ptr gp = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq %1\n\t"
 			 "leaq 1f(%%rip), %%rax\n\t"
@@ -101,7 +101,7 @@ void trap_init(void)
 
 	for (int v = 0; v < 256; v++)
 		set_gate(v, v == 8 ? 1 : 0);
-	struct table_ptr ip = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+	struct table_ptr ip = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 	__asm__ volatile("lidt %0" : : "m"(ip));
 }
 

@@ -52,8 +52,8 @@ static void compress(uint32_t h[8], const uint8_t *p)
 
 void sha256_init(struct sha256 *s)
 {
-	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	memcpy(s->h, iv, sizeof(iv));
 	s->bytes = 0;
 	s->fill = 0;
@@ -84,7 +84,7 @@ void sha256_update(struct sha256 *s, const void *data, size_t len)
 void sha256_final(struct sha256 *s, uint8_t digest[32])
 {
 	uint64_t bits = s->bytes * 8;
-	uint8_t pad[72] = { 0x80 };
+	uint8_t pad[72] = {0x80};
 	size_t padlen = (s->fill < 56 ? 56 : 120) - s->fill;
 
 	for (int i = 0; i < 8; i++)

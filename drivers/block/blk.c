@@ -62,7 +62,7 @@ int blk_wait(struct blk_device *dev, struct blk_request *r) { return dev->ops->w
 
 static int do_sync(struct blk_device *dev, enum blk_op op, uint64_t lba, uint32_t count, void *buf)
 {
-	struct blk_request r = { .op = op, .lba = lba, .count = count, .buf = buf };
+	struct blk_request r = {.op = op, .lba = lba, .count = count, .buf = buf};
 	int err = blk_submit(dev, &r);
 
 	return err < 0 ? err : blk_wait(dev, &r);

@@ -157,7 +157,7 @@ static void add_function(uint8_t bus, uint8_t dev, uint8_t fn, int depth)
 	if (header != 0 || ndevices == PCI_MAX_DEVICES)
 		return;
 	struct pci_device *d = &devices[ndevices++];
-	*d = (struct pci_device){ .bus = bus, .dev = dev, .fn = fn };
+	*d = (struct pci_device){.bus = bus, .dev = dev, .fn = fn};
 	d->vendor = (uint16_t)id;
 	d->device = (uint16_t)(id >> 16);
 	d->revision = (uint8_t) class;

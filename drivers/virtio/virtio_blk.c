@@ -147,7 +147,7 @@ static int ready(void *arg)
 
 static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 {
-	struct wait_ctx w = { vb, r, room };
+	struct wait_ctx w = {vb, r, room};
 
 	vb->stats.waits++;
 	int err = plat_wait_until(ready, &w, plat_time_ns() + vb->opt.timeout_ns, vb->opt.use_irq);
@@ -174,8 +174,7 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 
 	for (uint32_t off = 0; off < bytes; n++) {
 		uint32_t chunk = bytes - off < vb->size_max ? bytes - off : vb->size_max;
-		bufs[n] =
-			(struct virtq_buf){ plat_virt_to_phys((uint8_t *)data + off), chunk, data_writable };
+		bufs[n] = (struct virtq_buf){plat_virt_to_phys((uint8_t *)data + off), chunk, data_writable};
 		off += chunk;
 	}
 	n++; /* the status byte */
@@ -190,10 +189,10 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 
 	uint16_t id = virtq_next_id(&vb->vq);
 	struct virtio_blk_slot *slot = &vb->slots[id];
-	slot->hdr = (struct virtio_blk_outhdr){ .type = type, .ioprio = 0, .sector = sector };
+	slot->hdr = (struct virtio_blk_outhdr){.type = type, .ioprio = 0, .sector = sector};
 	slot->status = 0xFF; /* anything but OK, in case the device never writes it */
-	bufs[0] = (struct virtq_buf){ plat_virt_to_phys(&slot->hdr), sizeof(slot->hdr), 0 };
-	bufs[n - 1] = (struct virtq_buf){ plat_virt_to_phys(&slot->status), 1, 1 };
+	bufs[0] = (struct virtq_buf){plat_virt_to_phys(&slot->hdr), sizeof(slot->hdr), 0};
+	bufs[n - 1] = (struct virtq_buf){plat_virt_to_phys(&slot->status), 1, 1};
 	vb->owner[id] = r;
 	r->parts_left++;
 	vb->stats.requests++;
@@ -422,7 +421,7 @@ fail:
 static void get_id(struct virtio_blk *vb)
 {
 	static _Alignas(64) char id[VIRTIO_BLK_ID_BYTES];
-	struct blk_request r = { .op = BLK_READ };
+	struct blk_request r = {.op = BLK_READ};
 
 	memset(id, 0, sizeof(id));
 	r.parts_left = 1;

@@ -23,7 +23,7 @@ static void capture_warn(const char *line)
 	strcpy(warnings[nwarnings++], line);
 }
 
-static const struct kernel_options defaults = { VIRTIO_MODE_IRQ, 1, "" };
+static const struct kernel_options defaults = {VIRTIO_MODE_IRQ, 1, ""};
 
 static int setup(void **state)
 {
@@ -97,7 +97,7 @@ static void test_packed_0_and_1(void **state)
 static void test_fault_kinds(void **state)
 {
 	(void)state;
-	static const char *const kinds[] = { "de", "ud", "gp", "pf", "df" };
+	static const char *const kinds[] = {"de", "ud", "gp", "pf", "df"};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		struct kernel_options o = defaults;

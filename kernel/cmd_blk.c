@@ -1,0 +1,239 @@
+/*
+ * Shell commands on raw disks: blk, blkhash, blkfill, bench blk.  They go
+ * through the block API only, exactly as a filesystem would.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/block/blk.h"
+#include "drivers/virtio/virtio_blk.h"
+#include "kernel/commands.h"
+#include "kernel/console.h"
+#include "kernel/errstr.h"
+#include "kernel/time.h"
+#include "lib/pattern.h"
+#include "lib/sha256.h"
+
+#define IO_BUF_BYTES (8u << 20)
+#define BENCH_MAX_QD 256
+#define BENCH_MAX_COUNT (1u << 20)
+
+/* One static buffer for the commands (they run one at a time). */
+static _Alignas(4096) uint8_t io_buf[IO_BUF_BYTES];
+
+int cmd_blk(struct args *a)
+{
+	(void)a;
+	for (int i = 0; i < blk_count(); i++) {
+		struct blk_device *b = blk_get(i);
+		struct virtio_blk *vb = virtio_blk_of(b);
+		kprintf("%s capacity=%" PRIu64 " sector=%" PRIu32
+			" transport=%s ring=%s queues=1 qsize=%u mode=%s "
+			"features=%" PRIx64 " ro=%d id=%s\n",
+			b->name, vb->capacity, b->sector_size, vb->vdev.t->name,
+			vb->vq.packed ? "packed" : "split", vb->vq.size, vb->mode, vb->vdev.features,
+			b->read_only, vb->serial);
+	}
+	return 0;
+}
+
+/* DISK LBA COUNT, checked against the disk. */
+static int disk_range(struct args *a, struct blk_device **dev, uint64_t *lba, uint64_t *count)
+{
+	*dev = blk_find(a->argv[1]);
+	if (!*dev)
+		return shell_error("%s: no such disk", a->argv[1]);
+	if (parse_u64(a->argv[2], lba) < 0 || parse_u64(a->argv[3], count) < 0)
+		return shell_error("%s: LBA and COUNT must be numbers", a->argv[0]);
+	if (*lba > (*dev)->sectors || *count > (*dev)->sectors - *lba)
+		return shell_error("%s: sectors %" PRIu64 "+%" PRIu64 " are past the end of %s (%" PRIu64
+				   " sectors)",
+				   a->argv[0], *lba, *count, (*dev)->name, (*dev)->sectors);
+	return 0;
+}
+
+int cmd_blkhash(struct args *a)
+{
+	struct blk_device *dev;
+	uint64_t lba, count;
+	struct sha256 h;
+	uint8_t digest[32];
+	char hex[65];
+
+	if (a->argc != 4)
+		return shell_error("usage: blkhash DISK LBA COUNT");
+	if (disk_range(a, &dev, &lba, &count) < 0)
+		return -1;
+	sha256_init(&h);
+	uint32_t chunk = IO_BUF_BYTES / dev->sector_size;
+	while (count) {
+		uint32_t n = count < chunk ? (uint32_t)count : chunk;
+		int err = blk_read(dev, lba, n, io_buf);
+		if (err < 0)
+			return shell_error("blkhash: %s: read at sector %" PRIu64 ": %s", dev->name, lba,
+					   errstr(err));
+		sha256_update(&h, io_buf, (size_t)n * dev->sector_size);
+		lba += n;
+		count -= n;
+	}
+	sha256_final(&h, digest);
+	sha256_hex(digest, hex);
+	kprintf("%s\n", hex);
+	return 0;
+}
+
+int cmd_blkfill(struct args *a)
+{
+	struct blk_device *dev;
+	uint64_t lba, count, seed;
+	struct pattern p;
+
+	if (a->argc != 5)
+		return shell_error("usage: blkfill DISK LBA COUNT SEED");
+	if (disk_range(a, &dev, &lba, &count) < 0)
+		return -1;
+	if (parse_u64(a->argv[4], &seed) < 0 || seed > UINT32_MAX)
+		return shell_error("blkfill: SEED must be a 32-bit number");
+	pattern_init(&p, (uint32_t)seed);
+	uint32_t chunk = IO_BUF_BYTES / dev->sector_size;
+	while (count) {
+		uint32_t n = count < chunk ? (uint32_t)count : chunk;
+		pattern_fill(&p, io_buf, (size_t)n * dev->sector_size);
+		int err = blk_write(dev, lba, n, io_buf);
+		if (err < 0)
+			return shell_error("blkfill: %s: write at sector %" PRIu64 ": %s", dev->name, lba,
+					   errstr(err));
+		lba += n;
+		count -= n;
+	}
+	int err = blk_flush(dev);
+	if (err < 0)
+		return shell_error("blkfill: %s: flush: %s", dev->name, errstr(err));
+	return 0;
+}
+
+/* ---- bench blk OP PATTERN BS QD COUNT [DISK] ---- */
+
+struct bench_io {
+	struct blk_request r;
+	uint64_t start_ns;
+	int busy;
+};
+
+static struct bench_io ios[BENCH_MAX_QD];
+static uint32_t latency_ns[BENCH_MAX_COUNT];
+static unsigned nlatency;
+
+static void bench_done(struct blk_request *r)
+{
+	struct bench_io *io = r->ctx;
+	uint64_t ns = time_ns() - io->start_ns;
+
+	if (nlatency < BENCH_MAX_COUNT)
+		latency_ns[nlatency++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return (a > b) - (a < b);
+}
+
+/* Formats a count of tenths as N.N. */
+static void fmt_tenths(char *out, size_t n, uint64_t tenths)
+{
+	snprintf(out, n, "%" PRIu64 ".%" PRIu64, tenths / 10, tenths % 10);
+}
+
+static uint64_t xorshift64(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+int cmd_bench_blk(struct args *a)
+{
+	uint64_t bs, qd, count;
+	struct blk_device *dev = blk_find(a->argc > 7 ? a->argv[7] : "vda");
+
+	if (a->argc < 7 || a->argc > 8)
+		return shell_error("usage: bench blk read|write seq|rand BS QD COUNT [DISK]");
+	int is_write = strcmp(a->argv[2], "write") == 0;
+	int is_rand = strcmp(a->argv[3], "rand") == 0;
+	if ((!is_write && strcmp(a->argv[2], "read") != 0) || (!is_rand && strcmp(a->argv[3], "seq") != 0))
+		return shell_error("bench: OP is read or write, PATTERN is seq or rand");
+	if (!dev)
+		return shell_error("bench: %s: no such disk", a->argc > 7 ? a->argv[7] : "vda");
+	if (parse_u64(a->argv[4], &bs) < 0 || parse_u64(a->argv[5], &qd) < 0 ||
+	    parse_u64(a->argv[6], &count) < 0)
+		return shell_error("bench: BS, QD and COUNT must be numbers");
+	if (bs == 0 || bs % dev->sector_size || qd == 0 || qd > BENCH_MAX_QD || qd * bs > IO_BUF_BYTES ||
+	    count == 0 || count > BENCH_MAX_COUNT || bs / dev->sector_size > dev->sectors)
+		return shell_error("bench: need BS a multiple of %" PRIu32
+				   ", QD 1..%d, QD*BS <= %u, COUNT 1..%u",
+				   dev->sector_size, BENCH_MAX_QD, IO_BUF_BYTES, BENCH_MAX_COUNT);
+
+	uint32_t blocks = (uint32_t)(bs / dev->sector_size);
+	uint64_t slots = dev->sectors / blocks; /* bs-aligned positions on the disk */
+	uint64_t rng = 0x9E3779B97F4A7C15ull, next_seq = 0;
+	if (is_write) {
+		struct pattern p;
+		pattern_init(&p, 1);
+		pattern_fill(&p, io_buf, (size_t)(qd * bs));
+	}
+	nlatency = 0;
+	memset(ios, 0, sizeof(ios));
+	uint64_t submitted = 0, busy = 0;
+	int err = 0;
+	uint64_t t0 = time_ns();
+	/* Keep qd requests in flight: wait for each slot in turn and refill it.
+	 * Completions may come in any order; each latency is taken in the done
+	 * callback.  After an error nothing new is sent, but what is in flight
+	 * is waited for: the requests and buffers are reused by the next run. */
+	for (uint64_t i = 0; busy || (submitted < count && !err); i = (i + 1) % qd) {
+		struct bench_io *io = &ios[i];
+		if (io->busy) {
+			int e = blk_wait(dev, &io->r);
+			io->busy = 0;
+			busy--;
+			if (e < 0 && !err)
+				err = e;
+		}
+		if (submitted < count && !err) {
+			uint64_t pos = is_rand ? xorshift64(&rng) % slots : next_seq++ % slots;
+			io->r = (struct blk_request){.op = is_write ? BLK_WRITE : BLK_READ,
+						     .lba = pos * blocks,
+						     .count = blocks,
+						     .buf = io_buf + i * bs,
+						     .done = bench_done,
+						     .ctx = io};
+			io->start_ns = time_ns();
+			err = blk_submit(dev, &io->r);
+			if (err == 0) {
+				io->busy = 1;
+				busy++;
+			}
+			submitted++;
+		}
+	}
+	uint64_t ns = time_ns() - t0;
+	if (err < 0)
+		return shell_error("bench: %s: %s", dev->name, errstr(err));
+	qsort(latency_ns, nlatency, sizeof(latency_ns[0]), cmp_u32);
+	uint64_t p50 = latency_ns[nlatency / 2], p99 = latency_ns[(uint64_t)nlatency * 99 / 100];
+	char mibps[24], p50s[24], p99s[24];
+	fmt_tenths(mibps, sizeof(mibps),
+		   (uint64_t)((unsigned __int128)count * bs * 10 * 1000000000u / ns >> 20));
+	fmt_tenths(p50s, sizeof(p50s), p50 / 100);
+	fmt_tenths(p99s, sizeof(p99s), p99 / 100);
+	kprintf("bench blk op=%s pattern=%s bs=%" PRIu64 " qd=%" PRIu64 " count=%" PRIu64 " ns=%" PRIu64
+		" iops=%" PRIu64 " mibps=%s p50_us=%s p99_us=%s\n",
+		is_write ? "write" : "read", is_rand ? "rand" : "seq", bs, qd, count, ns,
+		(uint64_t)((unsigned __int128)count * 1000000000u / ns), mibps, p50s, p99s);
+	return 0;
+}
