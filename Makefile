@@ -53,7 +53,10 @@ $(BUILD)/kernel64.elf: $(PVH_OBJ) $(KERNEL_OBJ) linker.ld $(LIBC)
 $(BUILD)/kernel.elf: $(BUILD)/kernel64.elf
 	objcopy -O elf32-i386 $< $@
 
-$(BUILD)/demo.img: scripts/mkdemo.sh $(wildcard demo/* demo/*/* demo/*/*/*)
+# Every file under demo/ (its names have spaces: escaped for make), and the
+# folders, whose times change when a file is added or removed.
+DEMO_DEPS := $(shell find demo | sed 's/ /\\ /g')
+$(BUILD)/demo.img: scripts/mkdemo.sh scripts/pattern.py $(DEMO_DEPS)
 	scripts/mkdemo.sh $@
 
 QEMU_BASE := $(QEMU) -machine $(MACHINE) -accel $(ACCEL) -m 128 -display none -no-reboot \

@@ -4,8 +4,10 @@ import pytest
 
 import tinyvio
 
+# Contract commands the kernel does not implement yet (blk, blkhash, blkfill and
+# bench have landed since and are gone from this list).
 NOT_YET = ["ls", "stat", "cat", "sha256", "write", "append", "fill", "truncate",
-           "mkdir", "rm", "mv", "cp", "df", "sync", "blk", "blkhash", "blkfill", "bench"]
+           "mkdir", "rm", "mv", "cp", "df", "sync"]
 
 
 def test_echo_hi(qemu):
