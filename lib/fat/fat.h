@@ -1,0 +1,155 @@
+/*
+ * FAT12/16/32 with long names, over the block interface only
+ * (drivers/block/blk.h), so the same code runs in the kernel on virtio-blk
+ * and on the host against image files.
+ *
+ * Paths are volume-relative, '/'-separated, looked up case-insensitively for
+ * ASCII letters; names are UTF-8.  Every function returns 0 (or a count)
+ * or a negative errno:
+ *   -ENOENT   a path component does not exist
+ *   -ENOTDIR  a component that must be a directory is a file
+ *   -EISDIR   a file operation on a directory
+ *   -EEXIST   the target name exists
+ *   -ENOTEMPTY rm of a non-empty directory
+ *   -EINVAL   a bad name or argument (e.g. moving a directory into itself)
+ *   -ENAMETOOLONG a name past 255 UTF-16 units
+ *   -ENOSPC   the volume (or a FAT12/16 root directory) is full; nothing
+ *             that was there is lost
+ *   -EFBIG    a file past 4 GiB - 1
+ *   -EROFS    the volume or device is read-only
+ *   -EBADMSG  damaged metadata: a bad boot sector, a cluster chain that
+ *             leaves the data area, reaches a free or bad cluster, or is
+ *             shorter than the file; nothing is written into it
+ *   -ELOOP    a cluster chain that loops, or a directory inside itself
+ *   -EIO, -ETIMEDOUT ... from the device
+ */
+#ifndef LIB_FAT_FAT_H
+#define LIB_FAT_FAT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "drivers/block/blk.h"
+
+#define FAT_NAME_MAX 255 /* UTF-16 units in a long name */
+#define FAT_NAME_BYTES (FAT_NAME_MAX * 3 + 1)
+
+#define FAT_ATTR_RO 0x01
+#define FAT_ATTR_HIDDEN 0x02
+#define FAT_ATTR_SYSTEM 0x04
+#define FAT_ATTR_VOLUME 0x08
+#define FAT_ATTR_DIR 0x10
+#define FAT_ATTR_ARCHIVE 0x20
+#define FAT_ATTR_LFN 0x0F
+
+struct fat_volume {
+	struct blk_device *dev;
+	uint64_t part_lba;    /* first device sector of the volume */
+	uint32_t dev_per_sec; /* device sectors per FAT sector */
+	uint32_t sec_bytes;   /* bytes per sector (BPB) */
+	uint32_t sec_per_clus;
+	uint32_t clus_bytes;
+	uint32_t reserved;     /* sectors before the first FAT */
+	uint32_t nfats;
+	uint32_t fat_sectors;  /* sectors per FAT */
+	uint32_t root_entries; /* FAT12/16 fixed root directory */
+	uint32_t root_sector;  /* FAT12/16: its first sector */
+	uint32_t root_sectors;
+	uint32_t root_cluster; /* FAT32 */
+	uint32_t data_sector;  /* first sector of cluster 2 */
+	uint32_t total_sectors;
+	uint32_t clusters; /* data clusters: valid numbers are 2 .. clusters + 1 */
+	int type;          /* 12, 16 or 32 */
+	uint32_t fsinfo_sector; /* 0: none */
+	uint32_t free_count;    /* exact, or 0xFFFFFFFF while unknown */
+	uint32_t next_free;     /* where the next allocation search starts */
+	int read_only;
+	int dirty; /* changed since the last sync: the on-disk clean bit is off */
+};
+
+struct fat_stat {
+	int is_dir;
+	uint32_t size;
+	uint32_t cluster;
+	uint8_t attr;
+	uint16_t wdate, wtime; /* FAT-encoded modification date and time */
+};
+
+/* Where a directory entry lives: its sector and byte offset in it. */
+struct fat_entry_pos {
+	uint32_t sector;
+	uint16_t offset;
+};
+
+struct fat_file {
+	struct fat_volume *vol;
+	struct fat_entry_pos entry; /* the short entry, rewritten on change */
+	uint32_t first_cluster;
+	uint32_t size;
+	uint32_t nclusters;  /* length of the chain (validated at open) */
+	uint32_t pos_index;  /* cluster index of pos_cluster in the chain */
+	uint32_t pos_cluster;
+	uint32_t last_cluster; /* the chain's tail, 0 if empty */
+	int writable;
+};
+
+struct fat_dirent {
+	char name[FAT_NAME_BYTES];
+	struct fat_stat st;
+};
+
+struct fat_dir {
+	struct fat_volume *vol;
+	uint32_t cluster; /* 0: the FAT12/16 root */
+	uint32_t index;   /* next entry number */
+	uint32_t guard;   /* entries visited, bounds a looping chain */
+	uint32_t cur_cluster;
+	uint32_t cur_base; /* entry number where cur_cluster starts */
+};
+
+/* Finds the first FAT volume on dev (whole disk, MBR primaries, or GPT basic
+ * data / EFI system partitions with their CRCs checked) and mounts it.
+ * A bad volume is refused (-EBADMSG, with *why saying what is wrong) and
+ * never written. */
+int fat_mount(struct fat_volume *v, struct blk_device *dev, const char **why);
+
+/* Writes every dirty buffer (FAT copies, directories), then FSInfo and the
+ * clean-shutdown bit, then a device FLUSH. */
+int fat_sync(struct fat_volume *v);
+
+/* Syncs and forgets the volume's cached sectors. */
+int fat_unmount(struct fat_volume *v);
+
+int fat_stat(struct fat_volume *v, const char *path, struct fat_stat *st);
+
+int fat_opendir(struct fat_volume *v, const char *path, struct fat_dir *d);
+/* Next entry, in directory order, without "." and "..": 1, 0 at the end. */
+int fat_readdir(struct fat_dir *d, struct fat_dirent *e);
+
+#define FAT_O_WRITE 1
+#define FAT_O_CREATE 2 /* create if missing (needs WRITE) */
+#define FAT_O_TRUNC 4  /* truncate to 0 (needs WRITE) */
+#define FAT_O_EXCL 8   /* with CREATE: -EEXIST if it exists */
+
+int fat_open(struct fat_volume *v, const char *path, int flags, struct fat_file *f);
+/* Reads up to len bytes at off; returns the count (0 at or past the end). */
+ssize_t fat_read(struct fat_file *f, uint32_t off, void *buf, size_t len);
+/* Writes len bytes at off, zero-filling any gap past the end; returns len. */
+ssize_t fat_write(struct fat_file *f, uint32_t off, const void *buf, size_t len);
+int fat_truncate(struct fat_file *f, uint32_t size);
+
+int fat_mkdir(struct fat_volume *v, const char *path);
+/* Removes a file or an empty directory. */
+int fat_remove(struct fat_volume *v, const char *path);
+/* Renames or moves a file or directory; the target must not exist. */
+int fat_rename(struct fat_volume *v, const char *from, const char *to);
+
+struct fat_statfs {
+	int type;
+	uint32_t cluster_bytes;
+	uint32_t clusters;
+	uint32_t free;
+};
+int fat_statfs(struct fat_volume *v, struct fat_statfs *s);
+
+#endif

@@ -1,0 +1,164 @@
+/* Shared between the files of lib/fat; not part of the interface. */
+#ifndef LIB_FAT_INTERNAL_H
+#define LIB_FAT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/fat/fat.h"
+
+#define FAT_SECTOR_MAX 4096
+#define DIRENT_SIZE 32
+#define EOC 0x0FFFFFFF /* end of chain, as get_entry returns it for every type */
+#define BAD 0x0FFFFFF7
+
+/* ---- part.c: where the volume starts ---- */
+/* Sets *lba and *count (device sectors) of the first FAT volume; buf holds
+ * FAT_SECTOR_MAX bytes of scratch.  Returns 0, or -EBADMSG with *why (no
+ * FAT volume, a damaged GPT), or a device error. */
+int fat_find_volume(struct blk_device *dev, uint8_t *buf, uint64_t *lba, uint64_t *count, const char **why);
+/* 1 if the sector looks like a FAT boot sector (jump, sane BPB fields). */
+int fat_looks_like_bpb(const uint8_t *s);
+uint32_t fat_crc32(uint32_t crc, const void *data, size_t len);
+
+/* ---- cache.c: FAT and directory sectors ---- */
+enum cache_kind { CACHE_FAT = 1, CACHE_DIR = 2 };
+/* Returns the cached copy of sector (reading it if needed) or NULL with
+ * *err set.  The pointer is valid until the next cache call. */
+uint8_t *cache_get(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err);
+/* Like cache_get for a sector about to be overwritten whole: no read. */
+uint8_t *cache_get_new(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err);
+/* Marks sector dirty (it must be cached: call right after cache_get). */
+void cache_dirty(struct fat_volume *v, uint32_t sector);
+/* Writes dirty sectors: all FAT sectors (to every FAT copy) first, then, if
+ * dirs, directory sectors.  The order keeps a crash harmless. */
+int cache_flush(struct fat_volume *v, int dirs);
+void cache_forget(struct fat_volume *v);
+/* Writes one dirty sector now (a directory sector only after every dirty
+ * FAT sector): for changes whose order on disk matters. */
+int cache_write(struct fat_volume *v, uint32_t sector);
+/* The device copy of sector was just overwritten with zeros: so is ours. */
+void cache_zeroed(struct fat_volume *v, uint32_t sector);
+
+/* ---- io: whole sectors straight to the device ---- */
+int fat_dev_read(struct fat_volume *v, uint32_t sector, uint32_t count, void *buf);
+int fat_dev_write(struct fat_volume *v, uint32_t sector, uint32_t count, const void *buf);
+/* Marks the volume dirty on disk before its first change since a sync. */
+int fat_begin_change(struct fat_volume *v);
+
+/* ---- io.c: file data, many requests in flight ---- */
+#define FAT_IO_QD 4
+struct fat_io {
+	struct fat_volume *vol;
+	enum blk_op op;
+	struct blk_request req[FAT_IO_QD];
+	int busy[FAT_IO_QD];
+	unsigned next;
+	int err;
+	uint32_t pend_sector, pend_count; /* an extent not yet sent, growing */
+	uint8_t *pend_buf;
+};
+void fat_io_start(struct fat_io *io, struct fat_volume *v, enum blk_op op);
+/* Adds count whole sectors at sector <-> buf; merges with the extent before
+ * it when both are contiguous. */
+int fat_io_add(struct fat_io *io, uint32_t sector, uint32_t count, void *buf);
+/* Sends what is pending and waits for everything; the first error. */
+int fat_io_finish(struct fat_io *io);
+
+/* ---- table.c: the FAT ---- */
+static inline uint32_t clus_sector(const struct fat_volume *v, uint32_t c)
+{
+	return v->data_sector + (c - 2) * v->sec_per_clus;
+}
+static inline int clus_valid(const struct fat_volume *v, uint32_t c) { return c >= 2 && c <= v->clusters + 1; }
+
+/* The entry of cluster c, normalised: 0 free, 2.. next cluster, BAD, EOC. */
+int fat_get(struct fat_volume *v, uint32_t c, uint32_t *next);
+int fat_set(struct fat_volume *v, uint32_t c, uint32_t value);
+/* Walks the chain from first: *len clusters, *last the tail.  Fails with
+ * -EBADMSG (leaves the data area, reaches a free or bad cluster) or -ELOOP. */
+int fat_chain_check(struct fat_volume *v, uint32_t first, uint32_t *len, uint32_t *last);
+/* Allocates n clusters linked after `after` (0: a new chain), preferring the
+ * clusters right after it; *first gets the first new one.  All-or-nothing:
+ * -ENOSPC leaves the FAT as it was. */
+int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first);
+/* Frees the chain from c on (c itself included). */
+int fat_free_chain(struct fat_volume *v, uint32_t c);
+/* The cluster n steps along from c (validated chains only). */
+int fat_walk(struct fat_volume *v, uint32_t c, uint32_t n, uint32_t *out);
+int fat_count_free(struct fat_volume *v, uint32_t *free);
+
+/* ---- name.c ---- */
+/* Splits UTF-8 into UTF-16 units; returns the count or -EINVAL/-ENAMETOOLONG. */
+int utf8_to_utf16(const char *s, uint16_t *out, int max);
+/* Appends UTF-16 units as UTF-8 to out (size bytes); returns 0 or -EINVAL. */
+int utf16_to_utf8(const uint16_t *u, int n, char *out, size_t size);
+/* The 8.3 form of name if it has one, possibly with NT lower-case flags
+ * (*nt); returns 1 if name fits 8.3 exactly, 0 if it needs a long entry. */
+int short_name_exact(const char *name, uint8_t sfn[11], uint8_t *nt);
+/* The basis of a generated short name (upper case, invalid bytes as '_'). */
+void short_name_basis(const char *name, uint8_t sfn[11]);
+/* Replaces the tail of sfn with ~n (n >= 1). */
+void short_name_tail(uint8_t sfn[11], unsigned n);
+uint8_t short_name_checksum(const uint8_t sfn[11]);
+/* The display form of a short entry, with NT case flags applied. */
+void short_name_display(const uint8_t sfn[11], uint8_t nt, char *out);
+/* Case-insensitive (ASCII) equality of UTF-8 names. */
+int name_equal(const char *a, const char *b);
+/* 1 if the UTF-8 name is a valid long name (no / \ : * ? " < > | or control). */
+int name_valid(const char *name);
+
+/* ---- dir.c ---- */
+struct dir_slot {
+	uint32_t dir_cluster;       /* the directory it is in (0: FAT12/16 root) */
+	uint32_t index;             /* entry number of the short entry */
+	uint32_t first;             /* entry number of the set's first entry */
+	struct fat_entry_pos pos;   /* where the short entry is */
+	uint8_t raw[DIRENT_SIZE];   /* the short entry */
+};
+/* Looks name up in the directory that starts at dir_cluster (0: FAT12/16
+ * root).  Returns 0 with *slot filled, -ENOENT, or an error. */
+int dir_lookup(struct fat_volume *v, uint32_t dir_cluster, const char *name, struct dir_slot *slot);
+/* Starts an iteration over the directory at cluster (0: the root). */
+void dir_open(struct fat_volume *v, uint32_t cluster, struct fat_dir *d);
+/* Reads the next entry set (for readdir and lookup): 1, or 0 at the end. */
+int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot);
+/* The cluster a ".." or directory entry's 0 means: the root. */
+uint32_t dir_root(const struct fat_volume *v);
+/* Adds an entry set for name with the given short-entry fields (attr,
+ * cluster, size); fills *slot.  The directory grows by a cluster if needed. */
+int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
+	    uint32_t size, struct dir_slot *slot);
+/* Marks an entry set deleted. */
+int dir_remove(struct fat_volume *v, const struct dir_slot *slot);
+/* Reads/writes the 32-byte short entry at pos. */
+int dir_read_entry(struct fat_volume *v, struct fat_entry_pos pos, uint8_t raw[DIRENT_SIZE]);
+int dir_write_entry(struct fat_volume *v, struct fat_entry_pos pos, const uint8_t raw[DIRENT_SIZE]);
+/* Fills the FAT-encoded date and time of now. */
+void fat_now(uint16_t *date, uint16_t *time);
+
+/* Short-entry field access. */
+static inline uint32_t ent_cluster(const uint8_t *e)
+{
+	return (uint32_t)(e[26] | e[27] << 8) | (uint32_t)(e[20] | e[21] << 8) << 16;
+}
+static inline void ent_set_cluster(uint8_t *e, uint32_t c)
+{
+	e[26] = (uint8_t)c, e[27] = (uint8_t)(c >> 8), e[20] = (uint8_t)(c >> 16), e[21] = (uint8_t)(c >> 24);
+}
+static inline uint32_t ent_size(const uint8_t *e)
+{
+	return (uint32_t)e[28] | (uint32_t)e[29] << 8 | (uint32_t)e[30] << 16 | (uint32_t)e[31] << 24;
+}
+static inline void ent_set_size(uint8_t *e, uint32_t s)
+{
+	e[28] = (uint8_t)s, e[29] = (uint8_t)(s >> 8), e[30] = (uint8_t)(s >> 16), e[31] = (uint8_t)(s >> 24);
+}
+
+/* ---- path resolution (file.c) ---- */
+/* Resolves all but the last component of path: *dir_cluster is the parent
+ * directory, *leaf points into path at the last component (NUL-terminated
+ * copy in leafbuf).  An empty leaf means path names the root. */
+int path_parent(struct fat_volume *v, const char *path, uint32_t *dir_cluster, char *leafbuf, size_t leafsize);
+
+#endif
