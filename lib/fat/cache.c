@@ -32,7 +32,8 @@ int fat_dev_read(struct fat_volume *v, uint32_t sector, uint32_t count, void *bu
 
 int fat_dev_write(struct fat_volume *v, uint32_t sector, uint32_t count, const void *buf)
 {
-	return blk_write(v->dev, v->part_lba + (uint64_t)sector * v->dev_per_sec, count * v->dev_per_sec, buf);
+	return blk_write(v->dev, v->part_lba + (uint64_t)sector * v->dev_per_sec, count * v->dev_per_sec,
+			 buf);
 }
 
 static int write_back(int i)
@@ -99,35 +100,23 @@ static int victim(int *err)
 	return best;
 }
 
-static uint8_t *get(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err, int read)
+int cache_get(struct fat_volume *v, uint32_t sector, enum cache_kind kind, uint8_t **out)
 {
-	*err = 0;
+	int err = 0;
 	int i = lookup(v, sector);
+
 	if (i < 0) {
-		i = victim(err);
+		i = victim(&err);
 		if (i < 0)
-			return NULL;
-		if (read) {
-			*err = fat_dev_read(v, sector, 1, data[i]);
-			if (*err < 0)
-				return NULL;
-		} else {
-			memset(data[i], 0, v->sec_bytes);
-		}
+			return err;
+		err = fat_dev_read(v, sector, 1, data[i]);
+		if (err < 0)
+			return err;
 		entries[i] = (struct centry){.vol = v, .sector = sector, .kind = (uint8_t)kind};
 	}
 	entries[i].stamp = ++clock;
-	return data[i];
-}
-
-uint8_t *cache_get(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err)
-{
-	return get(v, sector, kind, err, 1);
-}
-
-uint8_t *cache_get_new(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err)
-{
-	return get(v, sector, kind, err, 0);
+	*out = data[i];
+	return 0;
 }
 
 void cache_dirty(struct fat_volume *v, uint32_t sector)
@@ -145,14 +134,11 @@ void cache_forget(struct fat_volume *v)
 			entries[i].vol = NULL;
 }
 
-void cache_zeroed(struct fat_volume *v, uint32_t sector)
+void cache_discard(struct fat_volume *v, uint32_t sector, uint32_t count)
 {
-	int i = lookup(v, sector);
-
-	if (i >= 0) {
-		memset(data[i], 0, v->sec_bytes);
-		entries[i].dirty = 0;
-	}
+	for (int i = 0; i < CACHE_ENTRIES; i++)
+		if (entries[i].vol == v && entries[i].sector - sector < count)
+			entries[i].vol = NULL;
 }
 
 int cache_write(struct fat_volume *v, uint32_t sector)

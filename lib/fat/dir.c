@@ -65,10 +65,10 @@ static int entry_pos(struct fat_dir *d, uint32_t index, struct fat_entry_pos *po
 
 int dir_read_entry(struct fat_volume *v, struct fat_entry_pos pos, uint8_t raw[DIRENT_SIZE])
 {
-	int err;
-	uint8_t *s = cache_get(v, pos.sector, CACHE_DIR, &err);
+	uint8_t *s;
+	int err = cache_get(v, pos.sector, CACHE_DIR, &s);
 
-	if (!s)
+	if (err < 0)
 		return err;
 	memcpy(raw, s + pos.offset, DIRENT_SIZE);
 	return 0;
@@ -76,22 +76,22 @@ int dir_read_entry(struct fat_volume *v, struct fat_entry_pos pos, uint8_t raw[D
 
 int dir_write_entry(struct fat_volume *v, struct fat_entry_pos pos, const uint8_t raw[DIRENT_SIZE])
 {
-	int err;
-	uint8_t *s = cache_get(v, pos.sector, CACHE_DIR, &err);
+	uint8_t *s;
+	int err = cache_get(v, pos.sector, CACHE_DIR, &s);
 
-	if (!s)
+	if (err < 0)
 		return err;
 	memcpy(s + pos.offset, raw, DIRENT_SIZE);
 	cache_dirty(v, pos.sector);
 	return 0;
 }
 
-static void fill_stat(const uint8_t *raw, struct fat_stat *st)
+void dir_stat(const struct fat_volume *v, const uint8_t *raw, struct fat_stat *st)
 {
 	st->attr = raw[11];
 	st->is_dir = !!(raw[11] & FAT_ATTR_DIR);
 	st->size = st->is_dir ? 0 : ent_size(raw);
-	st->cluster = ent_cluster(raw);
+	st->cluster = ent_cluster(v, raw);
 	st->wtime = (uint16_t)(raw[22] | raw[23] << 8);
 	st->wdate = (uint16_t)(raw[24] | raw[25] << 8);
 }
@@ -134,7 +134,8 @@ int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot)
 			if (lfn_left) {
 				for (int i = 0; i < LFN_UNITS; i++)
 					units[(ord - 1) * LFN_UNITS + i] =
-						(uint16_t)(raw[lfn_offsets[i]] | raw[lfn_offsets[i] + 1] << 8);
+						(uint16_t)(raw[lfn_offsets[i]] | raw[lfn_offsets[i] + 1]
+											 << 8);
 				lfn_left--;
 				if (lfn_left == 0)
 					lfn_left = -1; /* complete: the short entry must come next */
@@ -157,7 +158,7 @@ int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot)
 		}
 		if (!e->name[0])
 			short_name_display(raw, raw[12], e->name);
-		fill_stat(raw, &e->st);
+		dir_stat(d->vol, raw, &e->st);
 		if (slot) {
 			slot->dir_cluster = d->cluster;
 			slot->index = index;
@@ -269,15 +270,14 @@ static int grow(struct fat_volume *v, uint32_t last)
 {
 	static _Alignas(64) uint8_t zero[FAT_SECTOR_MAX];
 	uint32_t c;
-	int err = fat_alloc(v, last, 1, &c);
+	int err = fat_alloc(v, last, 1, &c, &c);
 
 	if (err < 0)
 		return err;
 	/* Zeros reach the disk at once, before the FAT that links them. */
-	for (uint32_t i = 0; i < v->sec_per_clus && !err; i++) {
+	for (uint32_t i = 0; i < v->sec_per_clus && !err; i++)
 		err = fat_dev_write(v, clus_sector(v, c) + i, 1, zero);
-		cache_zeroed(v, clus_sector(v, c) + i);
-	}
+	cache_discard(v, clus_sector(v, c), v->sec_per_clus);
 	return err;
 }
 
@@ -291,6 +291,8 @@ static int find_room(struct fat_volume *v, uint32_t dir_cluster, unsigned need, 
 
 	dir_open(v, dir_cluster, &d);
 	for (uint32_t i = 0;; i++) {
+		if (i >= DIR_ENTRIES_MAX)
+			return -ENOSPC; /* as large as a directory may be */
 		int rc = entry_pos(&d, i, &pos);
 		if (rc < 0)
 			return rc;

@@ -44,25 +44,25 @@
 
 struct fat_volume {
 	struct blk_device *dev;
-	uint64_t part_lba;    /* first device sector of the volume */
+	uint64_t part_lba; /* first device sector of the volume */
 	uint32_t dev_per_sec; /* device sectors per FAT sector */
-	uint32_t sec_bytes;   /* bytes per sector (BPB) */
+	uint32_t sec_bytes; /* bytes per sector (BPB) */
 	uint32_t sec_per_clus;
 	uint32_t clus_bytes;
-	uint32_t reserved;     /* sectors before the first FAT */
+	uint32_t reserved; /* sectors before the first FAT */
 	uint32_t nfats;
-	uint32_t fat_sectors;  /* sectors per FAT */
+	uint32_t fat_sectors; /* sectors per FAT */
 	uint32_t root_entries; /* FAT12/16 fixed root directory */
-	uint32_t root_sector;  /* FAT12/16: its first sector */
+	uint32_t root_sector; /* FAT12/16: its first sector */
 	uint32_t root_sectors;
 	uint32_t root_cluster; /* FAT32 */
-	uint32_t data_sector;  /* first sector of cluster 2 */
+	uint32_t data_sector; /* first sector of cluster 2 */
 	uint32_t total_sectors;
 	uint32_t clusters; /* data clusters: valid numbers are 2 .. clusters + 1 */
-	int type;          /* 12, 16 or 32 */
+	int type; /* 12, 16 or 32 */
 	uint32_t fsinfo_sector; /* 0: none */
-	uint32_t free_count;    /* exact, or 0xFFFFFFFF while unknown */
-	uint32_t next_free;     /* where the next allocation search starts */
+	uint32_t free_count; /* exact, or 0xFFFFFFFF while unknown */
+	uint32_t next_free; /* where the next allocation search starts */
 	int read_only;
 	int dirty; /* changed since the last sync: the on-disk clean bit is off */
 };
@@ -86,8 +86,8 @@ struct fat_file {
 	struct fat_entry_pos entry; /* the short entry, rewritten on change */
 	uint32_t first_cluster;
 	uint32_t size;
-	uint32_t nclusters;  /* length of the chain (validated at open) */
-	uint32_t pos_index;  /* cluster index of pos_cluster in the chain */
+	uint32_t nclusters; /* length of the chain (validated at open) */
+	uint32_t pos_index; /* cluster index of pos_cluster in the chain */
 	uint32_t pos_cluster;
 	uint32_t last_cluster; /* the chain's tail, 0 if empty */
 	int writable;
@@ -101,8 +101,8 @@ struct fat_dirent {
 struct fat_dir {
 	struct fat_volume *vol;
 	uint32_t cluster; /* 0: the FAT12/16 root */
-	uint32_t index;   /* next entry number */
-	uint32_t guard;   /* entries visited, bounds a looping chain */
+	uint32_t index; /* next entry number */
+	uint32_t guard; /* entries visited, bounds a looping chain */
 	uint32_t cur_cluster;
 	uint32_t cur_base; /* entry number where cur_cluster starts */
 };
@@ -128,8 +128,8 @@ int fat_readdir(struct fat_dir *d, struct fat_dirent *e);
 
 #define FAT_O_WRITE 1
 #define FAT_O_CREATE 2 /* create if missing (needs WRITE) */
-#define FAT_O_TRUNC 4  /* truncate to 0 (needs WRITE) */
-#define FAT_O_EXCL 8   /* with CREATE: -EEXIST if it exists */
+#define FAT_O_TRUNC 4 /* truncate to 0 (needs WRITE) */
+#define FAT_O_EXCL 8 /* with CREATE: -EEXIST if it exists */
 
 int fat_open(struct fat_volume *v, const char *path, int flags, struct fat_file *f);
 /* Reads up to len bytes at off; returns the count (0 at or past the end). */

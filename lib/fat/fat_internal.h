@@ -23,11 +23,9 @@ uint32_t fat_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- cache.c: FAT and directory sectors ---- */
 enum cache_kind { CACHE_FAT = 1, CACHE_DIR = 2 };
-/* Returns the cached copy of sector (reading it if needed) or NULL with
- * *err set.  The pointer is valid until the next cache call. */
-uint8_t *cache_get(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err);
-/* Like cache_get for a sector about to be overwritten whole: no read. */
-uint8_t *cache_get_new(struct fat_volume *v, uint32_t sector, enum cache_kind kind, int *err);
+/* Sets *out to the cached copy of sector (reading it if needed); returns 0
+ * or an error.  The pointer is valid until the next cache call. */
+int cache_get(struct fat_volume *v, uint32_t sector, enum cache_kind kind, uint8_t **out);
 /* Marks sector dirty (it must be cached: call right after cache_get). */
 void cache_dirty(struct fat_volume *v, uint32_t sector);
 /* Writes dirty sectors: all FAT sectors (to every FAT copy) first, then, if
@@ -37,8 +35,9 @@ void cache_forget(struct fat_volume *v);
 /* Writes one dirty sector now (a directory sector only after every dirty
  * FAT sector): for changes whose order on disk matters. */
 int cache_write(struct fat_volume *v, uint32_t sector);
-/* The device copy of sector was just overwritten with zeros: so is ours. */
-void cache_zeroed(struct fat_volume *v, uint32_t sector);
+/* Drops count sectors from sector on, dirty or not: the device copy was
+ * just overwritten directly, or the sectors were freed. */
+void cache_discard(struct fat_volume *v, uint32_t sector, uint32_t count);
 
 /* ---- io: whole sectors straight to the device ---- */
 int fat_dev_read(struct fat_volume *v, uint32_t sector, uint32_t count, void *buf);
@@ -70,7 +69,10 @@ static inline uint32_t clus_sector(const struct fat_volume *v, uint32_t c)
 {
 	return v->data_sector + (c - 2) * v->sec_per_clus;
 }
-static inline int clus_valid(const struct fat_volume *v, uint32_t c) { return c >= 2 && c <= v->clusters + 1; }
+static inline int clus_valid(const struct fat_volume *v, uint32_t c)
+{
+	return c >= 2 && c <= v->clusters + 1;
+}
 
 /* The entry of cluster c, normalised: 0 free, 2.. next cluster, BAD, EOC. */
 int fat_get(struct fat_volume *v, uint32_t c, uint32_t *next);
@@ -79,9 +81,9 @@ int fat_set(struct fat_volume *v, uint32_t c, uint32_t value);
  * -EBADMSG (leaves the data area, reaches a free or bad cluster) or -ELOOP. */
 int fat_chain_check(struct fat_volume *v, uint32_t first, uint32_t *len, uint32_t *last);
 /* Allocates n clusters linked after `after` (0: a new chain), preferring the
- * clusters right after it; *first gets the first new one.  All-or-nothing:
- * -ENOSPC leaves the FAT as it was. */
-int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first);
+ * clusters right after it; *first and *last get the first and last new
+ * ones.  All-or-nothing: -ENOSPC leaves the FAT as it was. */
+int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first, uint32_t *last);
 /* Frees the chain from c on (c itself included). */
 int fat_free_chain(struct fat_volume *v, uint32_t c);
 /* The cluster n steps along from c (validated chains only). */
@@ -110,11 +112,11 @@ int name_valid(const char *name);
 
 /* ---- dir.c ---- */
 struct dir_slot {
-	uint32_t dir_cluster;       /* the directory it is in (0: FAT12/16 root) */
-	uint32_t index;             /* entry number of the short entry */
-	uint32_t first;             /* entry number of the set's first entry */
-	struct fat_entry_pos pos;   /* where the short entry is */
-	uint8_t raw[DIRENT_SIZE];   /* the short entry */
+	uint32_t dir_cluster; /* the directory it is in (0: FAT12/16 root) */
+	uint32_t index; /* entry number of the short entry */
+	uint32_t first; /* entry number of the set's first entry */
+	struct fat_entry_pos pos; /* where the short entry is */
+	uint8_t raw[DIRENT_SIZE]; /* the short entry */
 };
 /* Looks name up in the directory that starts at dir_cluster (0: FAT12/16
  * root).  Returns 0 with *slot filled, -ENOENT, or an error. */
@@ -134,13 +136,17 @@ int dir_remove(struct fat_volume *v, const struct dir_slot *slot);
 /* Reads/writes the 32-byte short entry at pos. */
 int dir_read_entry(struct fat_volume *v, struct fat_entry_pos pos, uint8_t raw[DIRENT_SIZE]);
 int dir_write_entry(struct fat_volume *v, struct fat_entry_pos pos, const uint8_t raw[DIRENT_SIZE]);
+/* The stat of a short entry. */
+void dir_stat(const struct fat_volume *v, const uint8_t *raw, struct fat_stat *st);
 /* Fills the FAT-encoded date and time of now. */
 void fat_now(uint16_t *date, uint16_t *time);
 
 /* Short-entry field access. */
-static inline uint32_t ent_cluster(const uint8_t *e)
+/* The first cluster; FAT12/16 keep other data in the high word. */
+static inline uint32_t ent_cluster(const struct fat_volume *v, const uint8_t *e)
 {
-	return (uint32_t)(e[26] | e[27] << 8) | (uint32_t)(e[20] | e[21] << 8) << 16;
+	uint32_t hi = v->type == 32 ? (uint32_t)(e[20] | e[21] << 8) : 0;
+	return (uint32_t)(e[26] | e[27] << 8) | hi << 16;
 }
 static inline void ent_set_cluster(uint8_t *e, uint32_t c)
 {
@@ -155,10 +161,21 @@ static inline void ent_set_size(uint8_t *e, uint32_t s)
 	e[28] = (uint8_t)s, e[29] = (uint8_t)(s >> 8), e[30] = (uint8_t)(s >> 16), e[31] = (uint8_t)(s >> 24);
 }
 
-/* ---- path resolution (file.c) ---- */
-/* Resolves all but the last component of path: *dir_cluster is the parent
- * directory, *leaf points into path at the last component (NUL-terminated
- * copy in leafbuf).  An empty leaf means path names the root. */
-int path_parent(struct fat_volume *v, const char *path, uint32_t *dir_cluster, char *leafbuf, size_t leafsize);
+/* ---- path.c: paths to directories ---- */
+#define PATH_DEPTH_MAX 128
+struct fat_path {
+	uint32_t dir; /* the directory holding the leaf (0: FAT12/16 root) */
+	uint32_t anc[PATH_DEPTH_MAX]; /* the directories above dir, the root first */
+	int depth; /* how many of anc are used */
+	char leaf[FAT_NAME_BYTES]; /* the last component; "" if path names dir itself */
+};
+/* Resolves all but the last component of path ("." and ".." understood;
+ * a path naming the root or ending in "." or ".." leaves leaf empty).
+ * Every directory entered has its chain checked and must not be one of the
+ * directories above it. */
+int path_walk(struct fat_volume *v, const char *path, struct fat_path *p);
+/* Checks that c, the first cluster of a subdirectory of p->dir, may be
+ * entered: a valid chain that is not p->dir or one of its ancestors. */
+int path_check_dir(struct fat_volume *v, const struct fat_path *p, uint32_t c);
 
 #endif

@@ -18,7 +18,10 @@
 #define CLEAN_FAT32 0x08000000u
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static void put32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
@@ -74,7 +77,7 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 	v->data_sector = (uint32_t)meta;
 	v->clusters = (v->total_sectors - v->data_sector) / v->sec_per_clus;
 	v->type = v->clusters < 4085 ? 12 : v->clusters < 65525 ? 16 : 32;
-	uint64_t need = v->type == 12	? ((uint64_t)v->clusters + 2) * 3 / 2
+	uint64_t need = v->type == 12	? (((uint64_t)v->clusters + 2) * 3 + 1) / 2
 			: v->type == 16 ? ((uint64_t)v->clusters + 2) * 2
 					: ((uint64_t)v->clusters + 2) * 4;
 	if ((uint64_t)v->fat_sectors * v->sec_bytes < need)
@@ -154,8 +157,8 @@ static int set_clean(struct fat_volume *v, int clean)
 
 	if (v->type == 12)
 		return 0;
-	uint8_t *s = cache_get(v, v->reserved, CACHE_FAT, &err);
-	if (!s)
+	uint8_t *s;
+	if ((err = cache_get(v, v->reserved, CACHE_FAT, &s)) < 0)
 		return err;
 	uint32_t val = le32(s + width) & (width == 2 ? 0xFFFF : 0xFFFFFFFF);
 	val = clean ? val | bit : val & ~bit;
@@ -200,8 +203,8 @@ int fat_sync(struct fat_volume *v)
 	if (v->dirty) {
 		/* FAT copies, then directories (cache_flush keeps that order),
 		 * then FSInfo, then the clean bit. */
-		if ((err = cache_flush(v, 1)) < 0 || (err = write_fsinfo(v, v->free_count, v->next_free)) < 0 ||
-		    (err = set_clean(v, 1)) < 0)
+		if ((err = cache_flush(v, 1)) < 0 ||
+		    (err = write_fsinfo(v, v->free_count, v->next_free)) < 0 || (err = set_clean(v, 1)) < 0)
 			return err;
 		v->dirty = 0;
 	}

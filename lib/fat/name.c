@@ -73,7 +73,8 @@ int utf16_to_utf8(const uint16_t *u, int n, char *out, size_t size)
 			b[2] = (uint8_t)(0x80 | (cp & 0x3F)), len = 3;
 		else
 			b[0] = (uint8_t)(0xF0 | cp >> 18), b[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F)),
-			b[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (cp & 0x3F)), len = 4;
+			b[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (cp & 0x3F)),
+			len = 4;
 		if (o + len >= size)
 			return -ENAMETOOLONG;
 		memcpy(out + o, b, len);

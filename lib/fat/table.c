@@ -13,10 +13,10 @@
 
 static int entry_byte(struct fat_volume *v, uint32_t off, uint8_t **p)
 {
-	int err;
-	uint8_t *s = cache_get(v, v->reserved + off / v->sec_bytes, CACHE_FAT, &err);
+	uint8_t *s;
+	int err = cache_get(v, v->reserved + off / v->sec_bytes, CACHE_FAT, &s);
 
-	if (!s)
+	if (err < 0)
 		return err;
 	*p = s + off % v->sec_bytes;
 	return 0;
@@ -147,27 +147,53 @@ int fat_walk(struct fat_volume *v, uint32_t c, uint32_t n, uint32_t *out)
 	return 0;
 }
 
-/* The next free cluster at or after `from`, wrapping once. */
+/* The next free cluster at or after `from`, wrapping once.  FAT16/32
+ * entries are scanned a cached sector at a time; the search starts at the
+ * next-free hint, so filling a volume in order never rescans what it
+ * already used. */
 static int find_free(struct fat_volume *v, uint32_t from, uint32_t *out)
 {
-	if (!clus_valid(v, from))
-		from = 2;
-	for (uint32_t i = 0, c = from; i < v->clusters; i++) {
+	uint32_t c = clus_valid(v, from) ? from : 2, left = v->clusters;
+
+	while (left) {
 		uint32_t val;
-		int err = fat_get(v, c, &val);
-		if (err < 0)
-			return err;
-		if (val == 0) {
-			*out = c;
-			return 0;
+		int err;
+		if (v->type == 12) {
+			if ((err = fat_get(v, c, &val)) < 0)
+				return err;
+			if (val == 0) {
+				*out = c;
+				return 0;
+			}
+			left--;
+			if (++c > v->clusters + 1)
+				c = 2;
+			continue;
 		}
-		if (++c > v->clusters + 1)
+		uint32_t width = (uint32_t)v->type / 8, per_sec = v->sec_bytes / width;
+		uint8_t *s;
+		if ((err = cache_get(v, v->reserved + c / per_sec, CACHE_FAT, &s)) < 0)
+			return err;
+		uint32_t stop = (c / per_sec + 1) * per_sec; /* the first entry of the next sector */
+		if (stop > v->clusters + 2)
+			stop = v->clusters + 2;
+		for (; c < stop && left; c++, left--) {
+			const uint8_t *p = s + (c % per_sec) * width;
+			val = width == 2 ? (uint32_t)(p[0] | p[1] << 8)
+					 : ((uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) &
+						   0x0FFFFFFF;
+			if (val == 0) {
+				*out = c;
+				return 0;
+			}
+		}
+		if (c > v->clusters + 1)
 			c = 2;
 	}
 	return -ENOSPC;
 }
 
-int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first)
+int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first, uint32_t *last)
 {
 	uint32_t prev = after, got = 0, head = 0;
 	int err = 0;
@@ -204,6 +230,7 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first)
 		return err;
 	}
 	*first = head;
+	*last = prev;
 	return 0;
 }
 
@@ -232,7 +259,7 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 	static _Alignas(64) uint8_t buf[64 * 1024];
 	uint32_t free = 0;
 	uint64_t fat_bytes = (uint64_t)v->fat_sectors * v->sec_bytes;
-	uint64_t need = v->type == 12 ? ((uint64_t)v->clusters + 2) * 3 / 2 + 1
+	uint64_t need = v->type == 12 ? (((uint64_t)v->clusters + 2) * 3 + 1) / 2
 				      : ((uint64_t)v->clusters + 2) * (uint32_t)(v->type / 8);
 	int err;
 
@@ -265,8 +292,9 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 			if (c < 2 || c > v->clusters + 1)
 				continue;
 			uint32_t val = width == 2 ? (uint32_t)(buf[2 * i] | buf[2 * i + 1] << 8)
-						  : ((uint32_t)buf[4 * i] | buf[4 * i + 1] << 8 | buf[4 * i + 2] << 16 |
-						     (uint32_t)buf[4 * i + 3] << 24) & 0x0FFFFFFF;
+						  : ((uint32_t)buf[4 * i] | buf[4 * i + 1] << 8 |
+						     buf[4 * i + 2] << 16 | (uint32_t)buf[4 * i + 3] << 24) &
+							    0x0FFFFFFF;
 			free += val == 0;
 		}
 	}
