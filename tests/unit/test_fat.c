@@ -1,0 +1,284 @@
+/* Host tests of lib/fat against images made by mkfs.fat and mtools, checked
+ * afterwards with fsck.fat -n and mtools. */
+// SOURCES: lib/fat/*.c drivers/block/blk.c
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/unit/fat_img.h"
+
+/* A volume layout to test. */
+struct layout {
+	const char *tag;
+	int fat; /* expected type */
+	uint32_t sector; /* logical sector size of the disk */
+	const char *mkfs; /* mkfs.fat options */
+	uint64_t bytes; /* image size */
+	enum { WHOLE, MBR, GPT } table;
+};
+
+static const struct layout layouts[] = {
+	{"fat12", 12, 512, "-F 12", 1440 * 1024, WHOLE},
+	{"fat16", 16, 512, "-F 16", 32 << 20, WHOLE},
+	{"fat32", 32, 512, "-F 32 -s 1", 40 << 20, WHOLE},
+	{"fat32-4k", 32, 4096, "-F 32 -S 4096 -s 1", 300 << 20, WHOLE},
+	{"fat16-4k", 16, 4096, "-F 16 -S 4096 -s 1", 64 << 20, WHOLE},
+	{"mbr16", 16, 512, "-F 16", 34 << 20, MBR},
+	{"gpt32", 32, 512, "-F 32 -s 1", 48 << 20, GPT},
+};
+
+#define PART_START (1 << 20) /* partitions start at 1 MiB */
+
+struct vol {
+	char img[256];
+	uint64_t offset; /* where the volume starts, bytes */
+	struct img_dev dev;
+	struct fat_volume v;
+};
+
+/* mtools -i names the volume; with an offset it takes "img@@offset". */
+static const char *mt(const struct vol *t)
+{
+	static char spec[300];
+	if (t->offset)
+		snprintf(spec, sizeof(spec), "%s@@%llu", t->img, (unsigned long long)t->offset);
+	else
+		snprintf(spec, sizeof(spec), "%s", t->img);
+	return spec;
+}
+
+static void make_image(struct vol *t, const struct layout *l)
+{
+	img_path(t->img, sizeof(t->img), l->tag);
+	unlink(t->img);
+	assert_int_equal(run("truncate -s %llu %s", (unsigned long long)l->bytes, t->img), 0);
+	t->offset = 0;
+	if (l->table == WHOLE) {
+		assert_int_equal(run("mkfs.fat %s %s >/dev/null", l->mkfs, t->img), 0);
+		return;
+	}
+	t->offset = PART_START;
+	uint64_t part_bytes = l->bytes - PART_START - (l->table == GPT ? 1 << 20 : 0);
+	if (l->table == MBR)
+		assert_int_equal(run("echo 'start=2048, size=%llu, type=6' | sfdisk -q %s >/dev/null",
+				     (unsigned long long)(part_bytes / 512), t->img),
+				 0);
+	else
+		assert_int_equal(run("sgdisk -n 1:2048:+%lluK -t 1:0700 %s >/dev/null",
+				     (unsigned long long)(part_bytes / 1024 - 1), t->img),
+				 0);
+	char part[300];
+	snprintf(part, sizeof(part), "%s.p", t->img);
+	assert_int_equal(
+		run("truncate -s %llu %s && mkfs.fat %s %s >/dev/null && dd if=%s of=%s bs=1M seek=1 "
+		    "conv=notrunc status=none && rm %s",
+		    (unsigned long long)(part_bytes - (l->table == GPT ? 1024 : 0)), part, l->mkfs, part,
+		    part, t->img, part),
+		0);
+}
+
+static void mount_vol(struct vol *t, uint32_t sector, int ro)
+{
+	const char *why = NULL;
+	img_open(&t->dev, t->img, sector, ro);
+	int err = fat_mount(&t->v, &t->dev.dev, &why);
+	if (err)
+		fprintf(stderr, "mount %s: %d %s\n", t->img, err, why);
+	assert_int_equal(err, 0);
+}
+
+static void unmount_vol(struct vol *t)
+{
+	assert_int_equal(fat_unmount(&t->v), 0);
+	img_close(&t->dev);
+}
+
+static void write_file(struct fat_volume *v, const char *path, const void *data, size_t len)
+{
+	struct fat_file f;
+	assert_int_equal(fat_open(v, path, FAT_O_WRITE | FAT_O_CREATE | FAT_O_TRUNC, &f), 0);
+	assert_int_equal(fat_write(&f, 0, data, len), (ssize_t)len);
+}
+
+/* The file's bytes as mtype extracts them equal data. */
+static void assert_mtools_file(const struct vol *t, const char *path, const void *data, size_t len)
+{
+	char *out = run_output("mtype -i %s '::%s' 2>&1", mt(t), path);
+	if (run_output_len != len || memcmp(out, data, len) != 0)
+		fprintf(stderr, "mtype %s: got %zu bytes: %.200s\n", path, run_output_len, out);
+	assert_int_equal(run_output_len, len);
+	assert_memory_equal(out, data, len);
+	free(out);
+}
+
+static void fill_text(char *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)('a' + (i * 7 + seed + i / 26) % 26);
+}
+
+/* One write sequence on every layout: files, long names, NT case, dirs,
+ * offsets, truncate, rename, move, remove; then fsck and mtools. */
+static void test_layout(const struct layout *l)
+{
+	static char big[300 * 1024], got[300 * 1024];
+	struct vol t;
+	struct fat_file f;
+	struct fat_stat st;
+	struct fat_statfs sf;
+
+	make_image(&t, l);
+	assert_int_equal(
+		run("echo 'from mtools' > %s.txt && mcopy -i %s %s.txt ::/Host.txt && mmd -i %s ::/hostdir",
+		    t.img, mt(&t), t.img, mt(&t)),
+		0);
+	mount_vol(&t, l->sector, 0);
+	assert_int_equal(fat_statfs(&t.v, &sf), 0);
+	assert_int_equal(sf.type, l->fat);
+	uint32_t free0 = sf.free;
+
+	/* Reading what mtools wrote, by any case. */
+	assert_int_equal(fat_open(&t.v, "/HOST.TXT", 0, &f), 0);
+	assert_int_equal(fat_read(&f, 0, got, sizeof(got)), 12);
+	assert_memory_equal(got, "from mtools\n", 12);
+	assert_int_equal(fat_stat(&t.v, "/hostdir", &st), 0);
+	assert_true(st.is_dir);
+
+	fill_text(big, sizeof(big), 1);
+	write_file(&t.v, "/readme.txt", "hello\n", 6); /* 8.3 with NT flags */
+	write_file(&t.v, "/lower.txt", "lower\n", 6);
+	write_file(&t.v, "/A Long File Name.text", big, 5000); /* LFN */
+	assert_int_equal(fat_mkdir(&t.v, "/sub"), 0);
+	assert_int_equal(fat_mkdir(&t.v, "/sub/deeper dir"), 0);
+	write_file(&t.v, "/sub/deeper dir/big.bin", big, sizeof(big)); /* many clusters */
+	assert_int_equal(fat_mkdir(&t.v, "/sub"), -EEXIST);
+	assert_int_equal(fat_open(&t.v, "/nothere/x", FAT_O_WRITE | FAT_O_CREATE, &f), -ENOENT);
+	assert_int_equal(fat_open(&t.v, "/readme.txt/x", 0, &f), -ENOTDIR);
+	assert_int_equal(fat_open(&t.v, "/sub", 0, &f), -EISDIR);
+
+	/* Writes at an offset, past the end (zero gap), append. */
+	assert_int_equal(fat_open(&t.v, "/gap.bin", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_write(&f, 10000, "XYZ", 3), 3);
+	assert_int_equal(fat_write(&f, 5, "ab", 2), 2);
+	assert_int_equal(fat_write(&f, 10003, "end", 3), 3);
+	char expect_gap[10006];
+	memset(expect_gap, 0, sizeof(expect_gap));
+	memcpy(expect_gap + 5, "ab", 2);
+	memcpy(expect_gap + 10000, "XYZend", 6);
+
+	/* Truncate down and up. */
+	write_file(&t.v, "/trunc.txt", big, 9000);
+	assert_int_equal(fat_open(&t.v, "/trunc.txt", FAT_O_WRITE, &f), 0);
+	assert_int_equal(fat_truncate(&f, 700), 0);
+	assert_int_equal(fat_truncate(&f, 1000), 0);
+	char expect_trunc[1000];
+	memcpy(expect_trunc, big, 700);
+	memset(expect_trunc + 700, 0, 300);
+
+	/* Many long names in one directory: numeric tails, then hashed tails. */
+	for (int i = 0; i < 12; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "/sub/Same Prefix Number %d.data", i);
+		write_file(&t.v, name, name, strlen(name));
+	}
+
+	/* Rename in place (case only), rename, move across dirs, move a dir. */
+	assert_int_equal(fat_rename(&t.v, "/readme.txt", "/README.TXT"), 0);
+	assert_int_equal(fat_rename(&t.v, "/trunc.txt", "/sub/moved and renamed.txt"), 0);
+	assert_int_equal(fat_mkdir(&t.v, "/mover"), 0);
+	write_file(&t.v, "/mover/inside.txt", "inside\n", 7);
+	assert_int_equal(fat_rename(&t.v, "/mover", "/sub/deeper dir/mover"), 0);
+	assert_int_equal(fat_rename(&t.v, "/sub", "/sub/deeper dir/x"), -EINVAL);
+	assert_int_equal(fat_rename(&t.v, "/sub", "/hostdir"), -EEXIST);
+	assert_int_equal(fat_stat(&t.v, "/sub/deeper dir/mover/../../moved and renamed.txt", &st), 0);
+	assert_int_equal(st.size, 1000);
+
+	/* Remove: a file, an empty dir; a full dir is refused. */
+	write_file(&t.v, "/doomed.txt", big, 3000);
+	assert_int_equal(fat_remove(&t.v, "/doomed.txt"), 0);
+	assert_int_equal(fat_remove(&t.v, "/sub"), -ENOTEMPTY);
+	assert_int_equal(fat_mkdir(&t.v, "/empty"), 0);
+	assert_int_equal(fat_remove(&t.v, "/empty"), 0);
+	assert_int_equal(fat_stat(&t.v, "/empty", &st), -ENOENT);
+
+	/* Listing, in directory order. */
+	struct fat_dir d;
+	static struct fat_dirent e;
+	int n = 0;
+	assert_int_equal(fat_opendir(&t.v, "/sub", &d), 0);
+	while (fat_readdir(&d, &e) == 1)
+		n++;
+	assert_int_equal(n, 1 + 12 + 1);
+
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, t.offset));
+
+	/* mtools sees exactly that. */
+	char *ls = run_output("mdir -i %s -b -/ ::/ 2>&1", mt(&t));
+	assert_non_null(strstr(ls, "::/README.TXT"));
+	assert_non_null(strstr(ls, "::/A Long File Name.text"));
+	assert_non_null(strstr(ls, "::/sub/deeper dir/mover/inside.txt"));
+	assert_non_null(strstr(ls, "::/sub/Same Prefix Number 11.data"));
+	assert_null(strstr(ls, "doomed"));
+	assert_null(strstr(ls, "empty"));
+	free(ls);
+	ls = run_output("mdir -i %s ::/ 2>&1", mt(&t));
+	assert_non_null(strstr(ls, "lower    txt")); /* NT lower-case flags, no LFN */
+	assert_null(strstr(ls, "LOWER"));
+	assert_null(strstr(ls, "LOWER")); /* no long entry (mdir would list the short form) */
+	free(ls);
+	assert_mtools_file(&t, "/README.TXT", "hello\n", 6);
+	assert_mtools_file(&t, "/A Long File Name.text", big, 5000);
+	assert_mtools_file(&t, "/sub/deeper dir/big.bin", big, sizeof(big));
+	assert_mtools_file(&t, "/sub/moved and renamed.txt", expect_trunc, sizeof(expect_trunc));
+	assert_mtools_file(&t, "/sub/deeper dir/mover/inside.txt", "inside\n", 7);
+	assert_int_equal(run("mcopy -n -i %s ::/gap.bin %s.gap", mt(&t), t.img), 0);
+	{
+		char path[300];
+		snprintf(path, sizeof(path), "%s.gap", t.img);
+		FILE *fp = fopen(path, "rb");
+		assert_non_null(fp);
+		assert_int_equal(fread(got, 1, sizeof(got), fp), sizeof(expect_gap));
+		fclose(fp);
+		unlink(path);
+		assert_memory_equal(got, expect_gap, sizeof(expect_gap));
+	}
+
+	/* Mounted again: the free count went where it should, and is kept. */
+	mount_vol(&t, l->sector, 0);
+	assert_int_equal(fat_statfs(&t.v, &sf), 0);
+	assert_true(sf.free < free0);
+	assert_int_equal(fat_remove(&t.v, "/sub/deeper dir/big.bin"), 0);
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, t.offset));
+	mount_vol(&t, l->sector, 0);
+	struct fat_statfs sf2;
+	assert_int_equal(fat_statfs(&t.v, &sf2), 0);
+	assert_int_equal(sf2.free, sf.free + (sizeof(big) + sf.cluster_bytes - 1) / sf.cluster_bytes);
+	unmount_vol(&t);
+	unlink(t.img);
+	char txt[300];
+	snprintf(txt, sizeof(txt), "%s.txt", t.img);
+	unlink(txt);
+}
+
+static void test_fat12(void **s) { (void)s, test_layout(&layouts[0]); }
+static void test_fat16(void **s) { (void)s, test_layout(&layouts[1]); }
+static void test_fat32(void **s) { (void)s, test_layout(&layouts[2]); }
+static void test_fat32_4k(void **s) { (void)s, test_layout(&layouts[3]); }
+static void test_fat16_4k(void **s) { (void)s, test_layout(&layouts[4]); }
+static void test_mbr(void **s) { (void)s, test_layout(&layouts[5]); }
+static void test_gpt(void **s) { (void)s, test_layout(&layouts[6]); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fat12),	 cmocka_unit_test(test_fat16),
+		cmocka_unit_test(test_fat32),	 cmocka_unit_test(test_fat32_4k),
+		cmocka_unit_test(test_fat16_4k), cmocka_unit_test(test_mbr),
+		cmocka_unit_test(test_gpt),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
