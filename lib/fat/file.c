@@ -400,8 +400,12 @@ int fat_remove(struct fat_volume *v, const char *path)
 	if (is_dir) {
 		if ((err = path_check_dir(v, &path_a, c)) < 0 || (err = dir_empty(v, c)) < 0)
 			return err;
-	} else if (c && (err = fat_chain_check(v, c, &len, &last)) < 0) {
-		return err;
+	} else {
+		len = 0;
+		if (c && (err = fat_chain_check(v, c, &len, &last)) < 0)
+			return err;
+		if ((uint64_t)len * v->clus_bytes < ent_size(slot.raw))
+			return -EBADMSG; /* shorter than the file: leave it for fsck */
 	}
 	/* The entry goes first (and reaches the disk), then the clusters.  The
 	 * flush also leaves no dirty cached sector of a removed directory that

@@ -76,6 +76,10 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 	v->root_sector = v->reserved + v->nfats * v->fat_sectors;
 	v->data_sector = (uint32_t)meta;
 	v->clusters = (v->total_sectors - v->data_sector) / v->sec_per_clus;
+	if (v->clusters == 0)
+		return bad(why, "no data clusters");
+	if (v->clusters > 0x0FFFFFF4)
+		return bad(why, "more clusters than FAT32 can number");
 	v->type = v->clusters < 4085 ? 12 : v->clusters < 65525 ? 16 : 32;
 	uint64_t need = v->type == 12	? (((uint64_t)v->clusters + 2) * 3 + 1) / 2
 			: v->type == 16 ? ((uint64_t)v->clusters + 2) * 2
@@ -92,6 +96,8 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 		if (v->fsinfo_sector == 0 || v->fsinfo_sector >= v->reserved)
 			v->fsinfo_sector = 0;
 	} else {
+		if (fat16 == 0)
+			return bad(why, "a FAT12/16 volume (by cluster count) without a 16-bit FAT size");
 		if (v->root_entries == 0)
 			return bad(why, "a FAT12/16 volume without root directory entries");
 		v->root_cluster = 0;

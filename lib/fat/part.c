@@ -133,6 +133,11 @@ int fat_find_volume(struct blk_device *dev, uint8_t *buf, uint64_t *lba, uint64_
 			return 0;
 		}
 	}
+	if (buf[0] == 0xEB || buf[0] == 0xE9) { /* a boot sector, but a bad one: mount says why */
+		*lba = 0;
+		*count = dev->sectors;
+		return 0;
+	}
 	*why = "no FAT partition in the MBR";
 	return -EBADMSG;
 }

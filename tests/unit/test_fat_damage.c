@@ -1,0 +1,229 @@
+/* lib/fat on damaged volumes, read-only devices and a full volume: clear
+ * errors, nothing written into what is damaged, nothing lost. */
+// SOURCES: lib/fat/*.c drivers/block/blk.c
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/unit/fat_img.h"
+
+static char img[256];
+static struct img_dev dev;
+static struct fat_volume vol;
+
+/* A fresh FAT16 image with /a.txt (3 clusters of 2 KiB) and /dir/b.txt. */
+static void make(void)
+{
+	img_path(img, sizeof(img), "damage");
+	unlink(img);
+	assert_int_equal(
+		run("mkfs.fat -C -F 16 -s 4 %s 16384 >/dev/null && head -c 5000 /dev/zero | tr '\\0' a > "
+		    "%s.a && mcopy -i %s %s.a ::/a.txt && mmd -i %s ::/dir && mcopy -i %s %s.a ::/dir/b.txt "
+		    "&& rm "
+		    "%s.a",
+		    img, img, img, img, img, img, img, img),
+		0);
+}
+
+static int mount_img(int ro, const char **why)
+{
+	img_open(&dev, img, 512, ro);
+	return fat_mount(&vol, &dev.dev, why);
+}
+
+static uint32_t first_cluster(const char *path)
+{
+	struct fat_stat st;
+	assert_int_equal(fat_stat(&vol, path, &st), 0);
+	return st.cluster;
+}
+
+/* Sets FAT16 entry c in both FATs of the image. */
+static void poke_fat16(uint32_t c, uint16_t val)
+{
+	for (uint32_t k = 0; k < vol.nfats; k++) {
+		uint64_t off = ((uint64_t)vol.reserved + k * vol.fat_sectors) * 512 + c * 2;
+		uint8_t b[2] = {(uint8_t)val, (uint8_t)(val >> 8)};
+		assert_int_equal(pwrite(dev.fd, b, 2, (off_t)off), 2);
+	}
+}
+
+static char *image_sum(void) { return run_output("sha256sum < %s", img); }
+
+static void finish(void)
+{
+	img_close(&dev);
+	unlink(img);
+}
+
+static void test_bad_signature(void **s)
+{
+	(void)s;
+	const char *why = NULL;
+	make();
+	assert_int_equal(run("printf '\\0\\0' | dd of=%s bs=1 seek=510 conv=notrunc status=none", img), 0);
+	char *before = image_sum();
+	assert_int_equal(mount_img(0, &why), -EBADMSG);
+	assert_non_null(strstr(why, "0x55AA"));
+	char *after = image_sum();
+	assert_string_equal(before, after);
+	free(before), free(after);
+	finish();
+}
+
+static void test_bad_bpb(void **s)
+{
+	(void)s;
+	const char *why = NULL;
+	make();
+	/* 3 sectors per cluster: not a power of two. */
+	assert_int_equal(run("printf '\\003' | dd of=%s bs=1 seek=13 conv=notrunc status=none", img), 0);
+	assert_int_equal(mount_img(0, &why), -EBADMSG);
+	assert_non_null(strstr(why, "sectors per cluster"));
+	finish();
+}
+
+/* Damages a.txt's chain with f(vol, clusters of a.txt); every operation that
+ * meets the chain fails with want, and the image is not changed. */
+static void damaged_chain(void (*f)(uint32_t first), int want)
+{
+	const char *why;
+	struct fat_file file;
+	char buf[64];
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	uint32_t c = first_cluster("/a.txt");
+	f(c);
+	fat_unmount(&vol);
+	img_close(&dev);
+	char *before = image_sum();
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/a.txt", 0, &file), want);
+	assert_int_equal(fat_open(&vol, "/a.txt", FAT_O_WRITE, &file), want);
+	assert_int_equal(fat_remove(&vol, "/a.txt"), want);
+	/* The rest of the volume still works; reading does not write. */
+	assert_int_equal(fat_open(&vol, "/dir/b.txt", 0, &file), 0);
+	assert_int_equal(fat_read(&file, 0, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	char *after = image_sum();
+	assert_string_equal(before, after);
+	free(before), free(after);
+	unlink(img);
+}
+
+static void loop_chain(uint32_t c) { poke_fat16(c + 2, (uint16_t)c); }
+static void out_of_range(uint32_t c) { poke_fat16(c + 1, 0xFFF0); }
+static void to_free(uint32_t c) { poke_fat16(c + 1, 0); }
+static void short_chain(uint32_t c) { poke_fat16(c + 1, 0xFFFF); }
+
+static void test_looped_chain(void **s) { (void)s, damaged_chain(loop_chain, -ELOOP); }
+static void test_out_of_range(void **s) { (void)s, damaged_chain(out_of_range, -EBADMSG); }
+static void test_chain_to_free(void **s) { (void)s, damaged_chain(to_free, -EBADMSG); }
+static void test_short_chain(void **s) { (void)s, damaged_chain(short_chain, -EBADMSG); }
+
+static void test_dir_contains_itself(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_dir d;
+	struct fat_stat st;
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_mkdir(&vol, "/dir/loop"), 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	/* /dir/loop's entry now names /dir's own cluster. */
+	assert_int_equal(mount_img(0, &why), 0);
+	uint32_t dirc = first_cluster("/dir"), loopc = first_cluster("/dir/loop");
+	/* Find the entry in /dir's first cluster and rewrite its cluster. */
+	uint8_t sec[512];
+	uint64_t base = (uint64_t)(vol.data_sector + (dirc - 2) * vol.sec_per_clus) * 512;
+	int patched = 0;
+	for (uint32_t off = 0; off < vol.clus_bytes && !patched; off += 32) {
+		assert_int_equal(pread(dev.fd, sec, 32, (off_t)(base + off)), 32);
+		if ((uint32_t)(sec[26] | sec[27] << 8) == loopc && sec[0] != '.') {
+			sec[26] = (uint8_t)dirc, sec[27] = (uint8_t)(dirc >> 8);
+			assert_int_equal(pwrite(dev.fd, sec, 32, (off_t)(base + off)), 32);
+			patched = 1;
+		}
+	}
+	assert_true(patched);
+	fat_unmount(&vol);
+	img_close(&dev);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_opendir(&vol, "/dir/loop", &d), -ELOOP);
+	assert_int_equal(fat_stat(&vol, "/dir/loop/loop/x", &st), -ELOOP);
+	assert_int_equal(fat_remove(&vol, "/dir/loop"), -ELOOP);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
+static void test_read_only(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	make();
+	char *before = image_sum();
+	assert_int_equal(mount_img(1, &why), 0);
+	assert_int_equal(fat_open(&vol, "/a.txt", 0, &f), 0);
+	assert_int_equal(fat_open(&vol, "/a.txt", FAT_O_WRITE, &f), -EROFS);
+	assert_int_equal(fat_open(&vol, "/new", FAT_O_WRITE | FAT_O_CREATE, &f), -EROFS);
+	assert_int_equal(fat_mkdir(&vol, "/new"), -EROFS);
+	assert_int_equal(fat_remove(&vol, "/a.txt"), -EROFS);
+	assert_int_equal(fat_rename(&vol, "/a.txt", "/b.txt"), -EROFS);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	char *after = image_sum();
+	assert_string_equal(before, after);
+	free(before), free(after);
+	unlink(img);
+}
+
+static void test_full_volume(void **s)
+{
+	(void)s;
+	static char buf[64 * 1024];
+	const char *why;
+	struct fat_file f;
+	struct fat_statfs sf;
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(fat_open(&vol, "/fill", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	uint32_t off = 0;
+	ssize_t n;
+	while ((n = fat_write(&f, off, buf, sizeof(buf))) > 0)
+		off += (uint32_t)n;
+	assert_int_equal(n, -ENOSPC);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	/* The last partial cluster's worth still fits. */
+	while ((n = fat_write(&f, off, buf, 512)) > 0)
+		off += (uint32_t)n;
+	assert_int_equal(n, -ENOSPC);
+	assert_int_equal(fat_mkdir(&vol, "/nomore"), -ENOSPC);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_true(fsck_ok(img, 0));
+	char *a = run_output("mtype -i %s ::/a.txt | wc -c; mtype -i %s ::/fill | wc -c", img, img);
+	char expect[64];
+	snprintf(expect, sizeof(expect), "5000\n%u\n", off);
+	assert_string_equal(a, expect);
+	free(a);
+	unlink(img);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_signature),	    cmocka_unit_test(test_bad_bpb),
+		cmocka_unit_test(test_looped_chain),	    cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_chain_to_free),	    cmocka_unit_test(test_short_chain),
+		cmocka_unit_test(test_dir_contains_itself), cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_full_volume),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
