@@ -2,7 +2,8 @@
 #   make              build/kernel.elf and build/demo.img
 #   make run          boot the demo image in QEMU (serial console on this terminal)
 #   make debug        the same, halted, with a gdb stub on :1234 (then: gdb -x build/gdbinit)
-#   make test         host unit tests, then QEMU tests (ACCEL=kvm to run them under KVM)
+#   make test         host unit tests, fuzzing, then QEMU tests (ACCEL=kvm to run them under KVM)
+#   make fuzz         the libFuzzer targets of tests/fuzz, FUZZ_TIME seconds each
 #   make bench        benchmarks (never part of the tests)
 #   make compile_commands.json   for editors (bear)
 
@@ -96,7 +97,32 @@ check-unit: $(UNIT_TESTS)
 check-qemu: all
 	$(PYTHON) -m pytest -q tests/qemu --accel=$(ACCEL)
 
-test: check-unit check-qemu
+# ---- libFuzzer targets (clang): each runs FUZZ_TIME seconds from fresh seeds
+# and the regression inputs in tests/fuzz/corpus/<target>; a crash, a hang
+# (-timeout) or a sanitizer report fails.  A crasher is left in build/fuzz/;
+# copy it into tests/fuzz/corpus/<target>/ once fixed.
+FUZZ_TIME ?= 20
+FUZZ_TARGETS := mount walk lookup
+FUZZ_SRC := $(wildcard lib/fat/*.c) drivers/block/blk.c
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -DHOST_TEST
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_dev.h $(FUZZ_SRC) $(wildcard lib/fat/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
+
+fuzz: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	rm -rf $(BUILD)/fuzz/seed && tests/fuzz/seeds.sh $(BUILD)/fuzz/seed
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/work-$$t tests/fuzz/corpus/$$t; \
+		echo "== fuzz $$t ($(FUZZ_TIME) s)"; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=131072 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=0 -artifact_prefix=$(BUILD)/fuzz/crash-$$t- \
+			$(BUILD)/fuzz/work-$$t tests/fuzz/corpus/$$t $(BUILD)/fuzz/seed/$$t 2>$(BUILD)/fuzz/$$t.log \
+			|| { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+		tail -1 $(BUILD)/fuzz/$$t.log; \
+	done
+
+test: check-unit fuzz check-qemu
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
@@ -104,5 +130,5 @@ format:
 clean:
 	rm -rf $(BUILD) compile_commands.json
 
-.PHONY: all run debug test check-unit check-qemu unit-build format clean
+.PHONY: all run debug test check-unit check-qemu unit-build fuzz format clean
 -include $(shell find $(BUILD)/obj $(BUILD)/unit -name '*.d' 2>/dev/null)
