@@ -21,6 +21,7 @@
  *             leaves the data area, reaches a free or bad cluster, or is
  *             shorter than the file; nothing is written into it
  *   -ELOOP    a cluster chain that loops, or a directory inside itself
+ *   -EBADF    fat_write/fat_truncate on a file not opened for writing
  *   -EIO, -ETIMEDOUT ... from the device
  */
 #ifndef LIB_FAT_FAT_H
@@ -109,21 +110,36 @@ struct fat_dir {
 
 /* Finds the first FAT volume on dev (whole disk, MBR primaries, or GPT basic
  * data / EFI system partitions with their CRCs checked) and mounts it.
- * A bad volume is refused (-EBADMSG, with *why saying what is wrong) and
- * never written. */
+ * Nothing is written until the first change.  Returns:
+ *   0         mounted; *why is ""
+ *   -EBADMSG  no FAT volume, or a bad one (*why says what is wrong); the
+ *             disk is left untouched
+ *   device errors (-EIO, -ETIMEDOUT) while reading the boot sector or FAT */
 int fat_mount(struct fat_volume *v, struct blk_device *dev, const char **why);
 
-/* Writes every dirty buffer (FAT copies, directories), then FSInfo and the
- * clean-shutdown bit, then a device FLUSH. */
+/* Writes every dirty buffer (FAT copies, directories), then FSInfo, then a
+ * device FLUSH, then the clean-shutdown bit and another FLUSH.  Returns 0,
+ * or a device error (the volume stays marked in use). */
 int fat_sync(struct fat_volume *v);
 
-/* Syncs and forgets the volume's cached sectors. */
+/* Syncs and forgets the volume's cached sectors; returns fat_sync's result
+ * (the cache is forgotten either way). */
 int fat_unmount(struct fat_volume *v);
 
+/* Fills *st for path (the root, or a path ending in "." or "..", is a
+ * directory without attributes of its own).  Returns 0, -ENOENT, -ENOTDIR,
+ * -ENAMETOOLONG, -EBADMSG/-ELOOP (a damaged directory on the way), or a
+ * device error. */
 int fat_stat(struct fat_volume *v, const char *path, struct fat_stat *st);
 
+/* Starts listing the directory at path.  Returns 0, -ENOENT, -ENOTDIR,
+ * -EBADMSG/-ELOOP (its chain is damaged, or it is inside itself), or a
+ * device error. */
 int fat_opendir(struct fat_volume *v, const char *path, struct fat_dir *d);
-/* Next entry, in directory order, without "." and "..": 1, 0 at the end. */
+/* Next entry, in directory order, without "." and ".." and the volume
+ * label.  Returns 1 with *e filled, 0 at the end, -EBADMSG/-ELOOP (the
+ * chain breaks off or is longer than a directory may be), or a device
+ * error. */
 int fat_readdir(struct fat_dir *d, struct fat_dirent *e);
 
 #define FAT_O_WRITE 1
@@ -131,17 +147,39 @@ int fat_readdir(struct fat_dir *d, struct fat_dirent *e);
 #define FAT_O_TRUNC 4 /* truncate to 0 (needs WRITE) */
 #define FAT_O_EXCL 8 /* with CREATE: -EEXIST if it exists */
 
+/* Opens the file at path; its cluster chain is checked against its size.
+ * There is no close: every write updates the directory entry (in the
+ * cache; fat_sync puts it on disk).  Returns 0, -ENOENT (without CREATE),
+ * -EEXIST (CREATE|EXCL), -EISDIR, -ENOTDIR, -EINVAL (bad flags or name),
+ * -ENAMETOOLONG, -EROFS (WRITE on a read-only volume), -ENOSPC (no room for
+ * a new entry), -EBADMSG/-ELOOP (a damaged chain or directory), or a
+ * device error. */
 int fat_open(struct fat_volume *v, const char *path, int flags, struct fat_file *f);
-/* Reads up to len bytes at off; returns the count (0 at or past the end). */
+/* Reads up to len bytes at off.  Returns the count (0 at or past the end),
+ * -EBADMSG if the chain breaks off, or a device error. */
 ssize_t fat_read(struct fat_file *f, uint32_t off, void *buf, size_t len);
-/* Writes len bytes at off, zero-filling any gap past the end; returns len. */
+/* Writes len bytes at off, zero-filling any gap past the end.  Returns len,
+ * -EBADF (not opened for writing), -EFBIG (past 4 GiB - 1), -ENOSPC (the
+ * file is unchanged), -EROFS, -EBADMSG, or a device error. */
 ssize_t fat_write(struct fat_file *f, uint32_t off, const void *buf, size_t len);
+/* Sets the size: shrinking frees the clusters past it, growing zero-fills.
+ * Returns 0, -EBADF, -ENOSPC (unchanged), -EROFS, -EBADMSG, or a device
+ * error. */
 int fat_truncate(struct fat_file *f, uint32_t size);
 
+/* Creates a directory.  Returns 0, -EEXIST, -ENOENT/-ENOTDIR (the parent),
+ * -EINVAL/-ENAMETOOLONG (the name), -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a
+ * device error. */
 int fat_mkdir(struct fat_volume *v, const char *path);
-/* Removes a file or an empty directory. */
+/* Removes a file or an empty directory.  Returns 0, -ENOENT, -ENOTDIR,
+ * -ENOTEMPTY, -EINVAL (the root), -EROFS, -EBADMSG/-ELOOP (its chain is
+ * damaged or shorter than its size: left alone for fsck), or a device
+ * error. */
 int fat_remove(struct fat_volume *v, const char *path);
-/* Renames or moves a file or directory; the target must not exist. */
+/* Renames or moves a file or directory (a moved directory's ".." follows).
+ * Returns 0, -ENOENT, -ENOTDIR, -EEXIST (the target exists; a change of
+ * case only is allowed), -EINVAL (the root, or a directory into itself),
+ * -ENAMETOOLONG, -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a device error. */
 int fat_rename(struct fat_volume *v, const char *from, const char *to);
 
 struct fat_statfs {
@@ -150,6 +188,7 @@ struct fat_statfs {
 	uint32_t clusters;
 	uint32_t free;
 };
+/* Fills *s (free is exact: counted at mount, kept since).  Returns 0. */
 int fat_statfs(struct fat_volume *v, struct fat_statfs *s);
 
 #endif

@@ -208,9 +208,10 @@ int fat_sync(struct fat_volume *v)
 
 	if (v->dirty) {
 		/* FAT copies, then directories (cache_flush keeps that order),
-		 * then FSInfo, then the clean bit. */
+		 * then FSInfo; only once that is durable, the clean bit. */
 		if ((err = cache_flush(v, 1)) < 0 ||
-		    (err = write_fsinfo(v, v->free_count, v->next_free)) < 0 || (err = set_clean(v, 1)) < 0)
+		    (err = write_fsinfo(v, v->free_count, v->next_free)) < 0 ||
+		    (err = blk_flush(v->dev)) < 0 || (err = set_clean(v, 1)) < 0)
 			return err;
 		v->dirty = 0;
 	}
