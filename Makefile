@@ -14,6 +14,7 @@ LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 QEMU ?= qemu-system-x86_64
 ACCEL ?= tcg
 MACHINE ?= q35
+MACHINES ?= pc,q35
 PYTHON := /usr/bin/python3
 
 WARN := -Wall -Wextra -Werror
@@ -95,7 +96,7 @@ check-unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 check-qemu: all
-	$(PYTHON) -m pytest -q tests/qemu --accel=$(ACCEL)
+	$(PYTHON) -m pytest -q tests/qemu --accel=$(ACCEL) --machines=$(MACHINES)
 
 # ---- libFuzzer targets (clang): each runs FUZZ_TIME seconds from fresh seeds
 # and the regression inputs in tests/fuzz/corpus/<target>; a crash, a hang

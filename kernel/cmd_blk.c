@@ -14,6 +14,7 @@
 #include "kernel/console.h"
 #include "kernel/errstr.h"
 #include "kernel/time.h"
+#include "kernel/volumes.h"
 #include "lib/pattern.h"
 #include "lib/sha256.h"
 
@@ -95,6 +96,8 @@ int cmd_blkfill(struct args *a)
 		return shell_error("usage: blkfill DISK LBA COUNT SEED");
 	if (disk_range(a, &dev, &lba, &count) < 0)
 		return -1;
+	if (volume_on_disk(dev))
+		return shell_error("blkfill: %s: %s", dev->name, errstr(-EBUSY));
 	if (parse_u64(a->argv[4], &seed) < 0 || seed > UINT32_MAX)
 		return shell_error("blkfill: SEED must be a 32-bit number");
 	pattern_init(&p, (uint32_t)seed);
@@ -169,6 +172,8 @@ int cmd_bench_blk(struct args *a)
 		return shell_error("bench: OP is read or write, PATTERN is seq or rand");
 	if (!dev)
 		return shell_error("bench: %s: no such disk", a->argc > 7 ? a->argv[7] : "vda");
+	if (is_write && volume_on_disk(dev))
+		return shell_error("bench: %s: %s", dev->name, errstr(-EBUSY));
 	if (parse_u64(a->argv[4], &bs) < 0 || parse_u64(a->argv[5], &qd) < 0 ||
 	    parse_u64(a->argv[6], &count) < 0)
 		return shell_error("bench: BS, QD and COUNT must be numbers");

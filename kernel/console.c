@@ -51,14 +51,19 @@ static void putc_raw(char c)
 	outb(COM1 + UART_DATA, (uint8_t)c);
 }
 
+static char last_out = '\n'; /* the last byte sent */
+
 void console_write(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
+		if (s[i] == '\n' && last_out != '\r')
 			putc_raw('\r');
 		putc_raw(s[i]);
+		last_out = s[i];
 	}
 }
+
+int console_at_line_start(void) { return last_out == '\n'; }
 
 static void rx_drain(void)
 {

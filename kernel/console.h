@@ -12,8 +12,11 @@ void console_init(void);
  * handler moves input into a ring buffer. */
 void console_enable_irq(void);
 
-/* Writes n bytes; "\n" goes out as "\r\n". */
+/* Writes n bytes; a "\n" not already after a "\r" goes out as "\r\n". */
 void console_write(const char *s, size_t n);
+
+/* 1 if the last byte written ended a line. */
+int console_at_line_start(void);
 
 /* Returns the next input byte, waiting (halted) until one arrives. */
 int console_getc(void);

@@ -14,13 +14,22 @@
 #include "kernel/disks.h"
 #include "kernel/mm.h"
 #include "kernel/options.h"
+#include "kernel/power.h"
 #include "kernel/shell.h"
 #include "kernel/time.h"
 #include "kernel/trap.h"
+#include "kernel/volumes.h"
 
 struct kernel_options kernel_options = {.virtio_mode = VIRTIO_MODE_IRQ, .virtio_packed = 1};
 
 static void print_line(const char *line) { kprintf("%s\n", line); }
+
+/* poweroff leaves every volume clean on disk. */
+static void sync_before_poweroff(void)
+{
+	if (volumes_sync() < 0)
+		kprintf("warning: sync before power-off failed\n");
+}
 
 /* test.fault=KIND: raise one exception on purpose, for the tests of the
  * exception path.  "df" loads an unmapped stack so the #UD cannot be
@@ -61,5 +70,7 @@ _Noreturn void kernel_main(const struct boot_info *bi)
 	options_parse(bi->cmdline, &kernel_options, print_line);
 	test_fault(kernel_options.test_fault);
 	disks_init(&kernel_options);
+	volumes_init();
+	power_set_hook(sync_before_poweroff);
 	shell_run();
 }

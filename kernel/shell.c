@@ -25,6 +25,7 @@ static int cmd_echo(struct args *a)
 	return 0;
 }
 
+/* power_off() runs the hook that syncs every volume (kernel/main.c). */
 static int cmd_poweroff(struct args *a)
 {
 	(void)a;
@@ -36,7 +37,7 @@ static int cmd_bench(struct args *a)
 	if (a->argc >= 2 && strcmp(a->argv[1], "blk") == 0)
 		return cmd_bench_blk(a);
 	if (a->argc >= 2 && strcmp(a->argv[1], "file") == 0)
-		return shell_error("bench file: not available yet");
+		return cmd_bench_file(a);
 	return shell_error("usage: bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE");
 }
 
@@ -55,26 +56,23 @@ int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Commands whose layer has not landed yet say so rather than pretend. */
-static int cmd_unavailable(struct args *a) { return shell_error("%s: not available yet", a->argv[0]); }
-
 static const struct shell_command commands[] = {
 	{"help", "help", 0, cmd_help},
 	{"echo", "echo TEXT", 1, cmd_echo},
-	{"ls", "ls [PATH]", 0, cmd_unavailable},
-	{"stat", "stat PATH", 0, cmd_unavailable},
-	{"cat", "cat PATH", 0, cmd_unavailable},
-	{"sha256", "sha256 PATH", 0, cmd_unavailable},
-	{"write", "write PATH TEXT", 2, cmd_unavailable},
-	{"append", "append PATH TEXT", 2, cmd_unavailable},
-	{"fill", "fill PATH SIZE SEED", 0, cmd_unavailable},
-	{"truncate", "truncate PATH SIZE", 0, cmd_unavailable},
-	{"mkdir", "mkdir PATH", 0, cmd_unavailable},
-	{"rm", "rm PATH", 0, cmd_unavailable},
-	{"mv", "mv SRC DST", 0, cmd_unavailable},
-	{"cp", "cp SRC DST", 0, cmd_unavailable},
-	{"df", "df [PATH]", 0, cmd_unavailable},
-	{"sync", "sync", 0, cmd_unavailable},
+	{"ls", "ls [PATH]", 0, cmd_ls},
+	{"stat", "stat PATH", 0, cmd_stat},
+	{"cat", "cat PATH", 0, cmd_cat},
+	{"sha256", "sha256 PATH", 0, cmd_sha256},
+	{"write", "write PATH TEXT", 2, cmd_write},
+	{"append", "append PATH TEXT", 2, cmd_append},
+	{"fill", "fill PATH SIZE SEED", 0, cmd_fill},
+	{"truncate", "truncate PATH SIZE", 0, cmd_truncate},
+	{"mkdir", "mkdir PATH", 0, cmd_mkdir},
+	{"rm", "rm PATH", 0, cmd_rm},
+	{"mv", "mv SRC DST", 0, cmd_mv},
+	{"cp", "cp SRC DST", 0, cmd_cp},
+	{"df", "df [PATH]", 0, cmd_df},
+	{"sync", "sync", 0, cmd_sync},
 	{"blk", "blk", 0, cmd_blk},
 	{"blkhash", "blkhash DISK LBA COUNT", 0, cmd_blkhash},
 	{"blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_blkfill},
@@ -133,6 +131,9 @@ _Noreturn void shell_run(void)
 	static struct line_editor le = {.echo = console_write};
 
 	for (;;) {
+		/* The prompt starts a line, even after a file without a final newline. */
+		if (!console_at_line_start())
+			console_write("\n", 1);
 		console_write("> ", 2);
 		while (!line_feed(&le, (unsigned char)console_getc()))
 			;
