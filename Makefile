@@ -81,7 +81,6 @@ compile_commands.json: $(LIBC)
 #   make run-uefi     boot build/esp.img under OVMF (TCG only: OVMF fails under the nested KVM here)
 EFI_LIBDIR := /usr/lib
 EFI_CRT0 := $(EFI_LIBDIR)/crt0-efi-x86_64.o
-EFI_LDS := $(EFI_LIBDIR)/elf_x86_64_efi.lds
 OVMF := /usr/share/ovmf/OVMF.fd
 EFI_SRC := $(wildcard boot/efi*.c)
 EFI_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(EFI_SRC))
@@ -90,21 +89,10 @@ EFI_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(EFI_SRC))
 $(EFI_OBJ): KCFLAGS += -fshort-wchar -DGNU_EFI_USE_MS_ABI -isystem /usr/include/efi \
 	-isystem /usr/include/efi/x86_64
 
-# gnu-efi's script puts .bss inside .data, so the file would carry the
-# kernel's ~30 MiB of zeros.  This fragment, read with it, claims .bss first
-# for a section of its own that the PE loader zero-fills (efi_main zeroes it
-# again between efi_bss_start and efi_bss_end).
-$(BUILD)/efi-bss.lds: Makefile
-	@mkdir -p $(dir $@)
-	printf '%s\n' 'SECTIONS {' \
-		'  .bss (NOLOAD) : { efi_bss_start = .; *(.sbss .scommon .dynbss .bss .bss.* COMMON)' \
-		'    . = ALIGN(4096); efi_bss_end = .; }' \
-		'} INSERT BEFORE .data;' > $@
-
 # Kept with its symbols for gdb (add-symbol-file at the image base it prints).
-$(BUILD)/bootx64.so: $(EFI_OBJ) $(KERNEL_OBJ) $(BUILD)/efi-bss.lds $(LIBC)
+$(BUILD)/bootx64.so: $(EFI_OBJ) $(KERNEL_OBJ) boot/efi.lds $(LIBC)
 	$(LD) -nostdlib -shared -Bsymbolic --no-undefined -z nocombreloc -z noexecstack \
-		-T $(EFI_LDS) $(BUILD)/efi-bss.lds -o $@ $(EFI_CRT0) $(EFI_OBJ) $(KERNEL_OBJ) \
+		-T boot/efi.lds -o $@ $(EFI_CRT0) $(EFI_OBJ) $(KERNEL_OBJ) \
 		$(NEWLIB)/lib/libc.a $(NEWLIB)/lib/libm.a -L$(EFI_LIBDIR) -lefi -lgnuefi $(LIBGCC)
 	@if readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {bad=1} END {exit !bad}'; then \
 		echo "error: $@ has relocations gnu-efi's _relocate cannot apply:"; \

@@ -30,10 +30,6 @@
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
 
-/* Bounds of the zero-initialised data, from the Makefile's linker-script
- * fragment (a separate .bss, so the 30 MiB of it is not stored in the file). */
-extern char efi_bss_start[], efi_bss_end[];
-
 static EFI_SYSTEM_TABLE *sys;
 static struct boot_info info;
 static _Alignas(16) uint8_t map_buf[MAP_BUF_BYTES];
@@ -249,10 +245,8 @@ _Noreturn static void enter_kernel(void)
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
-	/* The PE loader zero-fills .bss; do it again rather than rely on every
-	 * loader doing so.  Nothing in .bss is in use yet (the firmware's stack,
-	 * which we are on, is its own allocation). */
-	memset(efi_bss_start, 0, (size_t)(efi_bss_end - efi_bss_start));
+	/* .bss is already zero: the PE loader fills what the file does not hold
+	 * (boot/efi.lds). */
 	sys = systab;
 	EFI_BOOT_SERVICES *bs = sys->BootServices;
 	EFI_LOADED_IMAGE *li = NULL;
