@@ -12,6 +12,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -21,6 +22,7 @@ ESP = os.path.join(tinyvio.REPO_ROOT, "build", "esp.img")
 OVMF = "/usr/share/ovmf/OVMF.fd"
 BOOT_TIMEOUT = 180.0  # OVMF's own start-up under TCG, on a busy machine
 SECTOR = 512
+ESP_OFFSET = 2048 * SECTOR  # where scripts/mkesp.sh starts the partition
 
 
 @pytest.fixture
@@ -128,4 +130,27 @@ def test_uefi_esp_on_second_disk(uefi_boot, tmp_path):
     count = (4 << 20) // SECTOR
     assert q.cmd("blkhash vda 0 %d" % count) == sha256_sectors(str(data), 0, count)
     assert q.cmd("blkhash vdb 0 2048") == sha256_sectors(ESP, 0, 2048)
+    poweroff(q)
+
+
+def test_uefi_command_line_from_the_shell(uefi_boot, machine, tmp_path):
+    """Started from the UEFI shell with arguments, which become the kernel's
+    options.  With no /EFI/BOOT/BOOTX64.EFI, OVMF starts its built-in shell,
+    which runs startup.nsh after a 5-second countdown."""
+    if machine != "q35":
+        pytest.skip("the command line does not depend on the chipset: q35 only, "
+                    "to spare a slow OVMF boot")
+    esp = esp_copy(tmp_path)
+    script = tmp_path / "startup.nsh"
+    script.write_bytes(b"fs0:\r\ntinyvio.efi virtio.mode=poll bogus=1\r\n")
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    part = "%s@@%d" % (esp, ESP_OFFSET)
+    subprocess.run(["mmove", "-i", part, "::/EFI/BOOT/BOOTX64.EFI", "::/tinyvio.efi"],
+                   env=env, check=True)
+    subprocess.run(["mcopy", "-i", part, str(script), "::/startup.nsh"], env=env, check=True)
+    q = uefi_boot([esp])
+    assert "UEFI Interactive Shell" in q.banner, q.banner
+    log = tinyvio.lines(q.banner)
+    assert "warning: unknown option bogus" in log, log
+    assert blk_lines(q)["vda"]["mode"] == "poll"
     poweroff(q)
