@@ -265,6 +265,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	if (!info.rsdp)
 		con_printf("tinyvio: no ACPI RSDP in the configuration table\n");
 
+	con_printf("tinyvio: leaving boot services; the console continues on COM1\n");
+
 	/* ExitBootServices needs the key of the current map; an event may change
 	 * the map in between (EFI_INVALID_PARAMETER): fetch it again and retry.
 	 * After the first failure only GetMemoryMap and ExitBootServices may be
@@ -289,9 +291,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 			con_printf("error: GetMemoryMap: status %#llx\n", (unsigned long long)st);
 			return st;
 		}
-		/* The console may be half gone: say it on the serial port. */
+		/* The firmware's console may be half gone: say it on COM1. */
 		console_init();
-		kprintf("\npanic: ExitBootServices failed after %d tries: status %#llx\n", tries,
+		kprintf("\nerror: ExitBootServices failed after %d tries: status %#llx\n", tries,
 			(unsigned long long)st);
 		return st;
 	}

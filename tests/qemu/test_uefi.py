@@ -29,7 +29,8 @@ ESP_OFFSET = 2048 * SECTOR  # where scripts/mkesp.sh starts the partition
 def uefi_boot(machine, accel, qemu_timeout, tmp_path):
     """Factory: uefi_boot(disks) -> Qemu at its first prompt.
 
-    disks: host image paths, attached in order as virtio-blk-pci (vda, vdb, ...).
+    disks: host image paths, or (path, virtio-blk-pci options) pairs, attached
+    in order (vda, vdb, ...).
     """
     if accel == "kvm":
         pytest.skip("OVMF does not run under the nested KVM here "
@@ -45,9 +46,10 @@ def uefi_boot(machine, accel, qemu_timeout, tmp_path):
 
     def _boot(disks):
         extra = ["-bios", OVMF, "-net", "none"]
-        for i, path in enumerate(disks):
+        for i, disk in enumerate(disks):
+            path, opts = (disk, "") if isinstance(disk, str) else disk
             extra += ["-drive", "file=%s,format=raw,if=none,id=d%d" % (path, i),
-                      "-device", "virtio-blk-pci,drive=d%d" % i]
+                      "-device", "virtio-blk-pci,drive=d%d%s" % (i, opts)]
         q = tinyvio.Qemu(machine=machine, accel=accel, extra=extra, kernel=None,
                          timeout=qemu_timeout)
         started.append(q)
@@ -116,10 +118,13 @@ def test_uefi_esp_on_vda(uefi_boot, tmp_path):
 
 
 def test_uefi_esp_on_second_disk(uefi_boot, tmp_path):
+    """A data disk as vda (packed ring), the ESP behind it on a legacy-only
+    device: OVMF boots from vdb through its legacy driver, and ours takes
+    that transport over too."""
     data = tmp_path / "data.img"
     data.write_bytes(random.Random(5).randbytes(4 << 20))
     esp = esp_copy(tmp_path)
-    q = uefi_boot([str(data), esp])
+    q = uefi_boot([(str(data), ",packed=on"), (esp, ",disable-modern=on")])
     check_banner(q)
     assert q.cmd("echo data first") == "data first"
     disks = blk_lines(q)
@@ -127,6 +132,8 @@ def test_uefi_esp_on_second_disk(uefi_boot, tmp_path):
     assert disks["vda"]["capacity"] == str((4 << 20) // SECTOR), disks
     assert disks["vdb"]["capacity"] == str(os.path.getsize(ESP) // SECTOR), disks
     assert all(d["mode"] == "msix" for d in disks.values()), disks
+    assert disks["vda"]["ring"] == "packed", disks
+    assert disks["vdb"]["transport"] == "legacy", disks
     count = (4 << 20) // SECTOR
     assert q.cmd("blkhash vda 0 %d" % count) == sha256_sectors(str(data), 0, count)
     assert q.cmd("blkhash vdb 0 2048") == sha256_sectors(ESP, 0, 2048)
