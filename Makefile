@@ -89,7 +89,9 @@ EFI_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(EFI_SRC))
 $(EFI_OBJ): KCFLAGS += -fshort-wchar -DGNU_EFI_USE_MS_ABI -isystem /usr/include/efi \
 	-isystem /usr/include/efi/x86_64
 
-# Kept with its symbols for gdb (add-symbol-file at the image base it prints).
+# Linked at 0 by boot/efi.lds; kept with its symbols for gdb:
+# add-symbol-file build/bootx64.so -o BASE, BASE being the image address that
+# the application prints first.
 $(BUILD)/bootx64.so: $(EFI_OBJ) $(KERNEL_OBJ) boot/efi.lds $(LIBC)
 	$(LD) -nostdlib -shared -Bsymbolic --no-undefined -z nocombreloc -z noexecstack \
 		-T boot/efi.lds -o $@ $(EFI_CRT0) $(EFI_OBJ) $(KERNEL_OBJ) \
@@ -98,9 +100,11 @@ $(BUILD)/bootx64.so: $(EFI_OBJ) $(KERNEL_OBJ) boot/efi.lds $(LIBC)
 		echo "error: $@ has relocations gnu-efi's _relocate cannot apply:"; \
 		readelf -rW $@ | grep R_X86_64_ | grep -v R_X86_64_RELATIVE; rm -f $@; exit 1; fi
 
+# The sections of boot/efi.lds that the image needs at run time (.bss with no
+# contents: the PE loader zero-fills it).
 $(BUILD)/bootx64.efi: $(BUILD)/bootx64.so
-	objcopy -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel -j .rela \
-		-j '.rel.*' -j '.rela.*' -j .reloc -j .bss --target efi-app-x86_64 --subsystem=10 $< $@
+	objcopy -j .text -j .reloc -j .data -j .bss -j .dynamic -j .rela -j .dynsym \
+		--target efi-app-x86_64 --subsystem=10 $< $@
 
 $(BUILD)/esp.img: scripts/mkesp.sh $(BUILD)/bootx64.efi
 	scripts/mkesp.sh $@ $(BUILD)/bootx64.efi
