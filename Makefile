@@ -31,7 +31,7 @@ PVH_SRC := boot/pvh.S boot/pvh.c
 KERNEL_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRC))
 PVH_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(PVH_SRC))
 
-all: $(BUILD)/kernel.elf $(BUILD)/demo.img
+all: $(BUILD)/kernel.elf $(BUILD)/demo.img $(BUILD)/bootx64.efi $(BUILD)/esp.img
 
 $(LIBC):
 	scripts/build-newlib.sh
@@ -76,6 +76,51 @@ debug: all
 
 compile_commands.json: $(LIBC)
 	bear --output $@ -- $(MAKE) -B $(BUILD)/kernel.elf unit-build
+
+# ---- UEFI ----
+# The same kernel objects ($(KERNEL_OBJ)) linked a second time, with
+# boot/efi*.c in place of boot/pvh.*, as a gnu-efi application:
+#   make run-uefi     boot build/esp.img under OVMF (TCG only: OVMF fails under the nested KVM here)
+EFI_LIBDIR := /usr/lib
+EFI_CRT0 := $(EFI_LIBDIR)/crt0-efi-x86_64.o
+OVMF := /usr/share/ovmf/OVMF.fd
+EFI_SRC := $(wildcard boot/efi*.c)
+EFI_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(EFI_SRC))
+# Only boot/efi*.c see the gnu-efi headers; CHAR16 literals need -fshort-wchar,
+# and firmware calls are ms_abi (no call wrappers).
+$(EFI_OBJ): KCFLAGS += -fshort-wchar -DGNU_EFI_USE_MS_ABI -isystem /usr/include/efi \
+	-isystem /usr/include/efi/x86_64
+
+# Linked at 0 by boot/efi.lds; kept with its symbols for gdb:
+# add-symbol-file build/bootx64.so -o BASE, BASE being the image address that
+# the application prints first.
+$(BUILD)/bootx64.so: $(EFI_OBJ) $(KERNEL_OBJ) boot/efi.lds $(LIBC)
+	$(LD) -nostdlib -shared -Bsymbolic --no-undefined -z nocombreloc -z noexecstack \
+		-T boot/efi.lds -o $@ $(EFI_CRT0) $(EFI_OBJ) $(KERNEL_OBJ) \
+		$(NEWLIB)/lib/libc.a $(NEWLIB)/lib/libm.a -L$(EFI_LIBDIR) -lefi -lgnuefi $(LIBGCC)
+	@if readelf -rW $@ | awk '/R_X86_64_/ && $$3 != "R_X86_64_RELATIVE" {bad=1} END {exit !bad}'; then \
+		echo "error: $@ has relocations gnu-efi's _relocate cannot apply:"; \
+		readelf -rW $@ | grep R_X86_64_ | grep -v R_X86_64_RELATIVE; rm -f $@; exit 1; fi
+
+# The sections of boot/efi.lds that the image needs at run time (.bss with no
+# contents: the PE loader zero-fills it).
+$(BUILD)/bootx64.efi: $(BUILD)/bootx64.so
+	objcopy -j .text -j .reloc -j .data -j .bss -j .dynamic -j .rela -j .dynsym \
+		--target efi-app-x86_64 --subsystem=10 $< $@
+
+$(BUILD)/esp.img: scripts/mkesp.sh $(BUILD)/bootx64.efi
+	scripts/mkesp.sh $@ $(BUILD)/bootx64.efi
+
+# A copy boots, so build/esp.img stays as built.
+run-uefi: $(BUILD)/esp.img
+	cp $(BUILD)/esp.img $(BUILD)/esp-run.img
+	$(QEMU) -machine $(MACHINE) -accel tcg -m 128 -display none -no-reboot -serial mon:stdio \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -bios $(OVMF) -net none \
+		-drive file=$(BUILD)/esp-run.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0 \
+		|| test $$? -eq 1
+
+.PHONY: run-uefi
+# ---- end UEFI ----
 
 # ---- host unit tests: the same sources, built for Linux with sanitizers ----
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \

@@ -40,13 +40,15 @@ COMMANDS = [
 
 
 def qemu_argv(machine="pc", accel="tcg", append=None, extra=(), kernel=KERNEL_REL):
-    """The contract's command line, exactly."""
+    """The contract's command line, exactly.  kernel=None leaves -kernel out
+    (a firmware boot: the caller passes -bios and the disk in extra)."""
     argv = [
         QEMU_BIN, "-machine", machine, "-accel", accel, "-m", "128",
         "-display", "none", "-no-reboot", "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-kernel", kernel,
     ]
+    if kernel is not None:
+        argv += ["-kernel", kernel]
     if append is not None:
         argv += ["-append", append]
     argv += list(extra)
