@@ -272,13 +272,79 @@ static void test_fat16_4k(void **s) { (void)s, test_layout(&layouts[4]); }
 static void test_mbr(void **s) { (void)s, test_layout(&layouts[5]); }
 static void test_gpt(void **s) { (void)s, test_layout(&layouts[6]); }
 
+/* A volume with exactly `clusters` data clusters: mkfs.fat makes one near
+ * the count (it keeps off the type boundaries itself), then the BPB's total
+ * sector count is moved to reach it (the FAT is large enough either way). */
+static void make_boundary(struct vol *t, const char *mkfs, uint32_t sectors, uint32_t clusters)
+{
+	uint8_t b[512];
+	img_path(t->img, sizeof(t->img), "boundary");
+	t->offset = 0;
+	unlink(t->img);
+	assert_int_equal(
+		run("truncate -s %u %s && mkfs.fat %s %s >/dev/null", sectors * 512, t->img, mkfs, t->img),
+		0);
+	int fd = open(t->img, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, b, 512, 0), 512);
+	uint32_t spc = b[13], reserved = b[14] | b[15] << 8, nfats = b[16], root = b[17] | b[18] << 8;
+	uint32_t fatsz = b[22] | b[23] << 8;
+	if (!fatsz)
+		fatsz = b[36] | b[37] << 8 | b[38] << 16 | (uint32_t)b[39] << 24;
+	uint32_t total = reserved + nfats * fatsz + (root * 32 + 511) / 512 + clusters * spc;
+	if (b[19] | b[20] << 8) {
+		assert_true(total < 65536);
+		b[19] = (uint8_t)total, b[20] = (uint8_t)(total >> 8);
+	} else {
+		b[32] = (uint8_t)total, b[33] = (uint8_t)(total >> 8), b[34] = (uint8_t)(total >> 16),
+		b[35] = 0;
+	}
+	assert_int_equal(pwrite(fd, b, 512, 0), 512);
+	if (fatsz == (uint32_t)(b[36] | b[37] << 8 | b[38] << 16 | (uint32_t)b[39] << 24)) /* FAT32 backup */
+		assert_int_equal(pwrite(fd, b, 512, 6 * 512), 512);
+	assert_int_equal(ftruncate(fd, (off_t)total * 512), 0);
+	close(fd);
+}
+
+/* Fills the volume with one file (its last cluster is the volume's last),
+ * then checks it with fsck.fat and mtools. */
+static void test_boundary(const char *mkfs, uint32_t sectors, uint32_t clusters, int type)
+{
+	struct vol t;
+	struct fat_statfs sf;
+	struct fat_file f;
+	make_boundary(&t, mkfs, sectors, clusters);
+	mount_vol(&t, 512, 0);
+	assert_int_equal(fat_statfs(&t.v, &sf), 0);
+	assert_int_equal(sf.type, type);
+	assert_int_equal(sf.clusters, clusters);
+	size_t len = (size_t)sf.free * sf.cluster_bytes;
+	char *data = malloc(len);
+	fill_text(data, len, 3);
+	assert_int_equal(fat_open(&t.v, "/all of it.txt", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_write(&f, 0, data, len), (ssize_t)len);
+	assert_int_equal(fat_write(&f, (uint32_t)len, "x", 1), -ENOSPC);
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, 0));
+	assert_mtools_file(&t, "/all of it.txt", data, len);
+	free(data);
+	unlink(t.img);
+}
+
+static void test_4084(void **s) { (void)s, test_boundary("-F 12 -s 1", 4141, 4084, 12); }
+static void test_4085(void **s) { (void)s, test_boundary("-F 16 -s 1", 4300, 4085, 16); }
+static void test_65524(void **s) { (void)s, test_boundary("-F 16 -s 1", 66000, 65524, 16); }
+static void test_65525(void **s) { (void)s, test_boundary("-F 32 -s 1", 67000, 65525, 32); }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fat12),	 cmocka_unit_test(test_fat16),
 		cmocka_unit_test(test_fat32),	 cmocka_unit_test(test_fat32_4k),
 		cmocka_unit_test(test_fat16_4k), cmocka_unit_test(test_mbr),
-		cmocka_unit_test(test_gpt),
+		cmocka_unit_test(test_gpt),	 cmocka_unit_test(test_4084),
+		cmocka_unit_test(test_4085),	 cmocka_unit_test(test_65524),
+		cmocka_unit_test(test_65525),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
