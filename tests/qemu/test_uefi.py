@@ -19,6 +19,7 @@ import pytest
 import tinyvio
 
 ESP = os.path.join(tinyvio.REPO_ROOT, "build", "esp.img")
+EFI_APP = os.path.join(tinyvio.REPO_ROOT, "build", "bootx64.efi")
 OVMF = "/usr/share/ovmf/OVMF.fd"
 BOOT_TIMEOUT = 180.0  # OVMF's own start-up under TCG, on a busy machine
 SECTOR = 512
@@ -114,7 +115,22 @@ def test_uefi_esp_on_vda(uefi_boot, tmp_path):
     assert vda["mode"] == "msix", vda
     # The GPT and the start of the ESP, read through the driver.
     assert q.cmd("blkhash vda 0 4096") == sha256_sectors(ESP, 0, 4096)
+    # The ESP is mounted as / and its files read back byte-exact.
+    assert "tinyvio: vda: FAT32 volume at /" in q.banner, q.banner
+    app = open(EFI_APP, "rb").read()
+    assert q.cmd_lines("ls /EFI/BOOT") == ["f %d BOOTX64.EFI" % len(app)]
+    assert q.cmd_lines("sha256 /efi/boot/bootx64.efi") == [
+        "%s  /efi/boot/bootx64.efi" % hashlib.sha256(app).hexdigest()]
+    assert q.cmd_lines("write /EFI/note.txt written under UEFI") == []
     poweroff(q)
+    part = tmp_path / "part.img"
+    with open(esp, "rb") as f:
+        f.seek(ESP_OFFSET)
+        part.write_bytes(f.read())
+    subprocess.run(["fsck.fat", "-n", str(part)], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(["mtype", "-i", str(part), "::/EFI/note.txt"], check=True,
+                         stdout=subprocess.PIPE, env=dict(os.environ, MTOOLS_SKIP_CHECK="1")).stdout
+    assert out == b"written under UEFI\n"
 
 
 def test_uefi_esp_on_second_disk(uefi_boot, tmp_path):
@@ -137,6 +153,10 @@ def test_uefi_esp_on_second_disk(uefi_boot, tmp_path):
     count = (4 << 20) // SECTOR
     assert q.cmd("blkhash vda 0 %d" % count) == sha256_sectors(str(data), 0, count)
     assert q.cmd("blkhash vdb 0 2048") == sha256_sectors(ESP, 0, 2048)
+    # The data disk holds no volume; the ESP on vdb is /vdb.
+    assert "tinyvio: vdb: FAT32 volume at /vdb" in q.banner, q.banner
+    assert q.cmd_lines("ls /vdb/EFI/BOOT") == ["f %d BOOTX64.EFI" % os.path.getsize(EFI_APP)]
+    assert q.cmd_lines("ls /") == ["error: /: no FAT volume is mounted there"]
     poweroff(q)
 
 
