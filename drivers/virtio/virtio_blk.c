@@ -183,6 +183,9 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 		int err = wait_for(vb, NULL, n);
 		if (err < 0)
 			return err;
+		/* A device stopped for lying never gives room back: do not wait on. */
+		if (vb->broken)
+			return -EIO;
 	}
 	if (vb->broken)
 		return -EIO;

@@ -1,0 +1,639 @@
+/* Host unit tests for the virtio-blk driver and the block API, against the
+ * simulated device of tests/unit/vsim*.c. */
+// clang-format off
+// SOURCES: drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/block/blk.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_blk.c
+// clang-format on
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drivers/block/blk.h"
+#include "drivers/virtio/virtio_blk.h"
+#include "tests/unit/vsim.h"
+
+#define SECTORS 4096 /* 2 MiB disk, in 512-byte sectors */
+#define F(bit) (1ull << (bit))
+#define F_COMMON (F(VIRTIO_BLK_F_BLK_SIZE) | F(VIRTIO_BLK_F_FLUSH))
+#define F_ALL                                                                                                \
+	(F_COMMON | F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_F_INDIRECT_DESC) |         \
+	 F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_RING_PACKED))
+
+static struct pci_device pci;
+static struct vsim_blk sim;
+static struct virtio_blk vb;
+static struct blk_device *dev;
+static _Alignas(4096) uint8_t ring_mem[VIRTQ_MEM_MAX];
+static _Alignas(64) struct virtio_blk_slot slots[VIRTQ_MAX];
+static uint8_t buf[256 * 1024], buf2[256 * 1024];
+
+struct conf {
+	uint64_t features;
+	unsigned qmax;
+	int modern, msix, use_irq, packed;
+	uint32_t blk_size;
+	uint64_t timeout_ns;
+};
+
+/* A device as conf says, not yet started. */
+static void make(const struct conf *c)
+{
+	vsim_platform_reset(&pci, c->msix);
+	vsim_blk_init(&sim, SECTORS, c->blk_size ? c->blk_size : 512, c->features, c->modern);
+	sim.queue_max = c->qmax ? c->qmax : 256;
+	vsim_blk_set_size_max(&sim, 64 * 1024, 126);
+	memcpy(sim.serial, "sim-disk-0123", 13);
+	memset(&vb, 0, sizeof(vb));
+	vsim_blk_bind(&sim, &vb.vdev, &pci);
+	vsim_blk_attach_idle(&sim);
+}
+
+static int start(const struct conf *c)
+{
+	struct virtio_blk_options opt = {
+		.use_irq = c->use_irq, .allow_packed = c->packed, .timeout_ns = c->timeout_ns};
+	const char *why = NULL;
+	int err = virtio_blk_start(&vb, &opt, ring_mem, slots, &why);
+	dev = &vb.blk;
+	return err;
+}
+
+static void up(const struct conf *c)
+{
+	make(c);
+	assert_int_equal(start(c), 0);
+}
+
+static void down(void) { assert_int_equal(sim.bad_requests, 0); }
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	uint32_t s = seed * 2654435761u + 1;
+	for (size_t i = 0; i < n; i++) {
+		s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+		p[i] = (uint8_t)s;
+	}
+}
+
+static const struct conf base = {.features = F_ALL, .modern = 1, .packed = 1};
+
+/* ---- start-up ---- */
+
+static void test_only_allowlisted_features_are_accepted(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.features = ~0ull;
+	up(&c);
+	uint64_t wanted = virtio_blk_wanted_features(&vb.opt);
+	assert_int_equal(vb.vdev.features & ~wanted, 0);
+	assert_true(vb.vdev.features & F(VIRTIO_F_VERSION_1));
+	assert_false(vb.vdev.features & F(35)); /* IN_ORDER: not implemented, not taken */
+	assert_int_equal(sim.negotiated, vb.vdev.features);
+	assert_true(sim.status & VIRTIO_STATUS_DRIVER_OK);
+	assert_string_equal(vb.serial, "sim-disk-0123");
+	assert_int_equal(dev->sector_size, 512);
+	assert_int_equal(dev->sectors, SECTORS);
+	assert_string_equal(vb.mode, "poll");
+	down();
+}
+
+static void test_serial_of_twenty_bytes_is_terminated(void **state)
+{
+	(void)state;
+	make(&base);
+	memcpy(sim.serial, "ABCDEFGHIJKLMNOPQRST", 20);
+	assert_int_equal(start(&base), 0);
+	assert_string_equal(vb.serial, "ABCDEFGHIJKLMNOPQRST");
+	down();
+}
+
+static void test_features_ok_refused_marks_failed(void **state)
+{
+	(void)state;
+	make(&base);
+	sim.refuse_features_ok = 1;
+	assert_true(start(&base) < 0);
+	assert_true(sim.status & VIRTIO_STATUS_FAILED);
+	assert_false(sim.status & VIRTIO_STATUS_DRIVER_OK);
+	down();
+}
+
+static void test_reset_that_never_completes_is_bounded(void **state)
+{
+	(void)state;
+	make(&base);
+	sim.stuck_in_reset = 1;
+	uint64_t t0 = vsim_plat.now_ns;
+	assert_int_equal(start(&base), -ENODEV);
+	assert_true(vsim_plat.now_ns - t0 < 3000000000ull);
+	down();
+}
+
+/* ---- data through every kind of queue ---- */
+
+static void roundtrip(const struct conf *c, const char *what)
+{
+	up(c);
+	uint32_t bs = dev->sector_size;
+	static const struct {
+		uint64_t lba;
+		uint32_t bytes;
+	} io[] = {{0, 4096}, {8, 512 * 1024 / 4}, {200, 4096 * 3}, {SECTORS - 8, 4096}};
+	for (unsigned i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+		uint64_t lba = io[i].lba * 512 / bs;
+		uint32_t count = io[i].bytes / bs;
+		fill(buf, io[i].bytes, i + 1);
+		assert_int_equal(blk_write(dev, lba, count, buf), 0);
+		assert_memory_equal(sim.disk + lba * bs, buf, io[i].bytes);
+		memset(buf2, 0xEE, io[i].bytes);
+		assert_int_equal(blk_read(dev, lba, count, buf2), 0);
+		assert_memory_equal(buf2, buf, io[i].bytes);
+	}
+	assert_int_equal(blk_flush(dev), 0);
+	assert_int_equal(sim.flushes, 1);
+	assert_int_equal(vb.vq.packed, c->packed && c->modern);
+	if (c->use_irq) {
+		assert_string_equal(vb.mode, c->msix ? "msix" : "intx");
+		assert_true(sim.interrupts > 0);
+		/* Every sleep ended by the device's interrupt, none by the tick. */
+		if (vsim_plat.tick_wakes)
+			fail_msg("%s: %llu sleeps missed their interrupt", what,
+				 (unsigned long long)vsim_plat.tick_wakes);
+	} else {
+		assert_string_equal(vb.mode, "poll");
+		assert_int_equal(sim.interrupts, 0);
+	}
+	down();
+}
+
+static void test_roundtrip_every_ring_and_wait(void **state)
+{
+	(void)state;
+	uint64_t ring_feats[] = {0, F(VIRTIO_F_INDIRECT_DESC), F(VIRTIO_F_EVENT_IDX),
+				 F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_F_EVENT_IDX)};
+	for (int modern = 0; modern < 2; modern++)
+		for (int packed = 0; packed <= modern; packed++)
+			for (unsigned f = 0; f < 4; f++)
+				for (int irq = 0; irq < 3; irq++)
+					for (uint32_t bs = 512; bs <= 4096; bs *= 8) {
+						struct conf c = {
+							.features = F_COMMON | ring_feats[f] |
+								    (packed ? F(VIRTIO_F_RING_PACKED) : 0),
+							.modern = modern,
+							.packed = packed,
+							.use_irq = irq > 0,
+							.msix = irq == 2,
+							.blk_size = bs,
+							.qmax = modern ? 1024 : 128,
+						};
+						char what[96];
+						snprintf(what, sizeof(what),
+							 "modern=%d packed=%d feats=%u irq=%d bs=%u", modern,
+							 packed, f, irq, bs);
+						roundtrip(&c, what);
+					}
+}
+
+static void test_4096_byte_blocks_address_in_512_byte_sectors(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.blk_size = 4096;
+	up(&c);
+	assert_int_equal(dev->sectors, SECTORS / 8);
+	assert_int_equal(blk_read(dev, 3, 1, buf), 0);
+	assert_int_equal(sim.last_sector, 24);
+	down();
+}
+
+/* ---- indices, queue full, order ---- */
+
+static void many_reads(const struct conf *c, unsigned n)
+{
+	up(c);
+	fill(sim.disk, SECTORS * 512, 7);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t lba = (i * 7) % SECTORS;
+		assert_int_equal(blk_read(dev, lba, 1, buf), 0);
+		if (memcmp(buf, sim.disk + lba * 512, 512) != 0)
+			fail_msg("read %u (lba %llu) returned wrong data", i, (unsigned long long)lba);
+	}
+	down();
+}
+
+static void test_split_indices_wrap_at_2_16(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.packed = 0;
+	c.qmax = 16;
+	for (int ev = 0; ev < 2; ev++) {
+		c.features = F_ALL & ~(ev ? 0 : F(VIRTIO_F_EVENT_IDX));
+		many_reads(&c, 70000);
+		/* GET_ID and 70000 reads: the 16-bit indices went round. */
+		assert_true(sim.ring.used_idx < 70000 - 65536 + 2);
+		assert_int_equal(sim.requests, 70001);
+	}
+}
+
+static void test_packed_wrap_counters_many_laps(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.qmax = 16;
+	c.features = F_ALL & ~F(VIRTIO_F_INDIRECT_DESC); /* 3 descriptors a request: laps at odd places */
+	many_reads(&c, 70000);
+}
+
+static struct blk_request reqs[64];
+static int order[64], norder;
+static void record(struct blk_request *r) { order[norder++] = (int)(r - reqs); }
+
+static void test_queue_full_makes_submitter_wait(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++)
+		for (int ind = 0; ind < 2; ind++) {
+			struct conf c = base;
+			c.packed = packed;
+			c.qmax = 4; /* without indirect: one 3-descriptor request at a time */
+			c.features = F_COMMON | (packed ? F(VIRTIO_F_RING_PACKED) : 0) |
+				     (ind ? F(VIRTIO_F_INDIRECT_DESC) : 0);
+			up(&c);
+			for (int i = 0; i < 64; i++) {
+				fill(buf + i * 1024, 1024, 100 + i);
+				reqs[i] = (struct blk_request){.op = BLK_WRITE,
+							       .lba = 2 * (uint64_t)i,
+							       .count = 2,
+							       .buf = buf + i * 1024};
+				assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+			}
+			for (int i = 0; i < 64; i++)
+				assert_int_equal(blk_wait(dev, &reqs[i]), 0);
+			assert_memory_equal(sim.disk, buf, 64 * 1024);
+			assert_int_equal(sim.writes, 64);
+			assert_true(sim.max_in_flight <= (ind ? 4u : 1u));
+			assert_true(vb.stats.waits >= (ind ? 15u : 60u)); /* it waited for room */
+			down();
+		}
+}
+
+static void test_out_of_order_completion(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++)
+		for (int ind = 0; ind < 2; ind++) {
+			struct conf c = base;
+			c.packed = packed;
+			c.qmax = 16;
+			c.features = F_COMMON | F(VIRTIO_F_EVENT_IDX) |
+				     (packed ? F(VIRTIO_F_RING_PACKED) : 0) |
+				     (ind ? F(VIRTIO_F_INDIRECT_DESC) : 0);
+			up(&c);
+			fill(sim.disk, SECTORS * 512, 3);
+			sim.mode = VSIM_HOLD;
+			sim.reverse = 1;
+			unsigned depth = ind ? 16 : 5;
+			for (unsigned round = 0; round < 40; round++) {
+				unsigned n = 1 + round % depth;
+				for (unsigned i = 0; i < n; i++) {
+					reqs[i] = (struct blk_request){.op = BLK_READ,
+								       .lba = (round * 31 + i * 5) % SECTORS,
+								       .count = 1,
+								       .buf = buf + i * 512,
+								       .done = record};
+					assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+				}
+				assert_int_equal(blk_poll(dev), 0);
+				for (unsigned i = 0; i < n; i++)
+					assert_false(reqs[i].complete);
+				norder = 0;
+				assert_int_equal(vsim_release(&sim), n);
+				assert_int_equal(blk_poll(dev), (int)n);
+				for (unsigned i = 0; i < n; i++) {
+					assert_int_equal(order[i], (int)(n - 1 - i));
+					assert_int_equal(blk_wait(dev, &reqs[i]), 0);
+					assert_memory_equal(buf + i * 512, sim.disk + reqs[i].lba * 512, 512);
+				}
+			}
+			down();
+		}
+}
+
+static void test_indirect_used_when_offered(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	for (int packed = 0; packed < 2; packed++) {
+		c.packed = packed;
+		c.features = F_ALL;
+		up(&c);
+		assert_int_equal(blk_read(dev, 0, 64, buf), 0);
+		assert_int_equal(sim.ring.indirect_seen, sim.ring.chains_seen);
+		down();
+		c.features = F_ALL & ~F(VIRTIO_F_INDIRECT_DESC);
+		up(&c);
+		assert_int_equal(blk_read(dev, 0, 64, buf), 0);
+		assert_int_equal(sim.ring.indirect_seen, 0);
+		down();
+	}
+}
+
+static void test_device_that_polls_is_not_notified(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++)
+		for (int ev = 0; ev < 2; ev++) {
+			struct conf c = base;
+			c.packed = packed;
+			c.features = F_ALL & ~(ev ? 0 : F(VIRTIO_F_EVENT_IDX));
+			make(&c);
+			sim.device_polls = 1;
+			assert_int_equal(start(&c), 0);
+			for (int i = 0; i < 20; i++)
+				assert_int_equal(blk_read(dev, (uint64_t)i, 1, buf), 0);
+			assert_int_equal(sim.notifies, 0);
+			assert_int_equal(sim.requests, 21);
+			down();
+		}
+}
+
+/* ---- splitting and refusals ---- */
+
+static void test_requests_split_at_size_max_and_seg_max(void **state)
+{
+	(void)state;
+	for (int ind = 0; ind < 2; ind++) {
+		struct conf c = base;
+		c.features = F_ALL & ~(ind ? 0 : F(VIRTIO_F_INDIRECT_DESC));
+		make(&c);
+		vsim_blk_set_size_max(&sim, 4096, 2);
+		assert_int_equal(start(&c), 0);
+		fill(buf, 64 * 1024, 9);
+		assert_int_equal(blk_write(dev, 16, 128, buf), 0);
+		assert_memory_equal(sim.disk + 16 * 512, buf, 64 * 1024);
+		assert_int_equal(blk_read(dev, 16, 128, buf2), 0);
+		assert_memory_equal(buf2, buf, 64 * 1024);
+		assert_int_equal(sim.requests, 1 + 2 * 8); /* GET_ID, then 8 KiB pieces */
+		assert_int_equal(sim.max_segs, 2);
+		assert_int_equal(sim.max_seg_bytes, 4096);
+		down();
+	}
+}
+
+static void test_out_of_range_is_einval_before_the_device(void **state)
+{
+	(void)state;
+	up(&base);
+	unsigned before = sim.requests;
+	assert_int_equal(blk_read(dev, SECTORS, 1, buf), -EINVAL);
+	assert_int_equal(blk_read(dev, SECTORS - 1, 2, buf), -EINVAL);
+	assert_int_equal(blk_read(dev, UINT64_MAX, 2, buf), -EINVAL);
+	assert_int_equal(blk_write(dev, 1, UINT32_MAX, buf), -EINVAL);
+	assert_int_equal(blk_read(dev, 0, 0, buf), -EINVAL);
+	assert_int_equal(blk_read(dev, 0, 1, NULL), -EINVAL);
+	struct blk_request r = {.op = BLK_FLUSH, .count = 1};
+	assert_int_equal(blk_submit(dev, &r), -EINVAL);
+	r = (struct blk_request){.op = (enum blk_op)99, .count = 1, .buf = buf};
+	assert_int_equal(blk_submit(dev, &r), -EINVAL);
+	assert_int_equal(sim.requests, before);
+	assert_int_equal(blk_read(dev, SECTORS - 1, 1, buf), 0); /* the last sector is fine */
+	down();
+}
+
+static void test_read_only_device_refuses_writes(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.features = F_ALL | F(VIRTIO_BLK_F_RO);
+	up(&c);
+	assert_true(dev->read_only);
+	unsigned before = sim.requests;
+	assert_int_equal(blk_write(dev, 0, 1, buf), -EROFS);
+	struct blk_request r = {.op = BLK_DISCARD, .lba = 0, .count = 1};
+	assert_int_equal(blk_submit(dev, &r), -EROFS);
+	assert_int_equal(sim.requests, before);
+	assert_int_equal(sim.writes, 0);
+	assert_int_equal(blk_read(dev, 0, 1, buf), 0);
+	down();
+}
+
+static void test_flush_sent_only_when_offered(void **state)
+{
+	(void)state;
+	up(&base);
+	assert_int_equal(blk_flush(dev), 0);
+	assert_int_equal(sim.flushes, 1);
+	down();
+	struct conf c = base;
+	c.features = F_ALL & ~F(VIRTIO_BLK_F_FLUSH);
+	up(&c);
+	unsigned before = sim.requests;
+	assert_int_equal(blk_flush(dev), 0);
+	assert_int_equal(sim.requests, before);
+	down();
+}
+
+/* ---- device status codes ---- */
+
+static void test_every_status_code_reaches_the_caller(void **state)
+{
+	(void)state;
+	static const struct {
+		uint8_t status;
+		int err;
+	} codes[] = {{VIRTIO_BLK_S_OK, 0},
+		     {VIRTIO_BLK_S_IOERR, -EIO},
+		     {VIRTIO_BLK_S_UNSUPP, -ENOTSUP},
+		     {0x7F, -EIO}};
+	for (unsigned i = 0; i < 4; i++)
+		for (int type = 0; type < 3; type++) {
+			up(&base);
+			sim.fail_type = type == 2 ? VIRTIO_BLK_T_FLUSH : type;
+			sim.fail_lo = 0, sim.fail_hi = SECTORS;
+			sim.fail_status = codes[i].status;
+			int err = type == 0   ? blk_read(dev, 5, 1, buf)
+				  : type == 1 ? blk_write(dev, 5, 1, buf)
+					      : blk_flush(dev);
+			assert_int_equal(err, codes[i].err);
+			/* The error was the request's, not the device's: the next one works. */
+			sim.fail_type = -1;
+			assert_int_equal(blk_read(dev, 5, 1, buf), 0);
+			down();
+		}
+}
+
+static void test_error_in_one_piece_fails_the_whole_request(void **state)
+{
+	(void)state;
+	make(&base);
+	vsim_blk_set_size_max(&sim, 4096, 1);
+	assert_int_equal(start(&base), 0);
+	sim.fail_type = VIRTIO_BLK_T_IN;
+	sim.fail_lo = 40, sim.fail_hi = 41; /* in the 4th 4 KiB piece of the read below */
+	sim.fail_status = VIRTIO_BLK_S_IOERR;
+	assert_int_equal(blk_read(dev, 16, 64, buf), -EIO);
+	assert_int_equal(sim.requests, 1 + 8);
+	down();
+}
+
+/* ---- a silent device ---- */
+
+static void test_silent_device_times_out_and_is_reset(void **state)
+{
+	(void)state;
+	for (int irq = 0; irq < 2; irq++)
+		for (int packed = 0; packed < 2; packed++) {
+			struct conf c = base;
+			c.use_irq = irq;
+			c.msix = 1;
+			c.packed = packed;
+			c.timeout_ns = irq ? 0 : 50000000ull; /* irq: the driver's default */
+			up(&c);
+			uint64_t timeout = vb.opt.timeout_ns;
+			sim.mode = VSIM_SILENT;
+			for (int i = 0; i < 3; i++) {
+				reqs[i] = (struct blk_request){
+					.op = BLK_READ, .lba = (uint64_t)i, .count = 1, .buf = buf};
+				assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+			}
+			unsigned resets = sim.resets;
+			uint64_t t0 = vsim_plat.now_ns;
+			assert_int_equal(blk_wait(dev, &reqs[0]), -ETIMEDOUT);
+			uint64_t took = vsim_plat.now_ns - t0;
+			assert_true(took >= timeout);
+			assert_true(took <= timeout + 2 * VSIM_TICK_NS);
+			/* Everything it held failed with it; it was reset and set up again. */
+			assert_int_equal(blk_wait(dev, &reqs[1]), -ETIMEDOUT);
+			assert_int_equal(blk_wait(dev, &reqs[2]), -ETIMEDOUT);
+			assert_true(sim.resets > resets);
+			assert_int_equal(vb.stats.resets, 1);
+			assert_true(sim.status & VIRTIO_STATUS_DRIVER_OK);
+			sim.mode = VSIM_NORMAL;
+			fill(sim.disk, 512, 5);
+			assert_int_equal(blk_read(dev, 0, 1, buf), 0);
+			assert_memory_equal(buf, sim.disk, 512);
+			down();
+		}
+}
+
+static void test_silent_device_with_full_queue_times_out(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.qmax = 4;
+	c.features = F_COMMON; /* one request fills the ring */
+	c.timeout_ns = 50000000ull;
+	up(&c);
+	sim.mode = VSIM_SILENT;
+	reqs[0] = (struct blk_request){.op = BLK_READ, .lba = 0, .count = 1, .buf = buf};
+	reqs[1] = reqs[0];
+	assert_int_equal(blk_submit(dev, &reqs[0]), 0);
+	/* No room: the submitter waits, the device never answers, both fail. */
+	assert_int_equal(blk_submit(dev, &reqs[1]), 0);
+	assert_int_equal(blk_wait(dev, &reqs[1]), -ETIMEDOUT);
+	assert_int_equal(blk_wait(dev, &reqs[0]), -ETIMEDOUT);
+	down();
+}
+
+/* ---- a hostile device ---- */
+
+static void hostile(enum vsim_lie lie, int packed, int first_err)
+{
+	struct conf c = base;
+	c.packed = packed;
+	up(&c);
+	static uint8_t guarded[3 * 512];
+	memset(guarded, 0xA5, sizeof(guarded));
+	fill(sim.disk, 512, 11);
+	unsigned resets = sim.resets;
+	sim.lie = lie;
+	assert_int_equal(blk_read(dev, 0, 1, guarded + 512), first_err);
+	/* The driver stopped the device and wrote nowhere it should not. */
+	assert_true(vb.broken);
+	assert_true(sim.resets > resets);
+	for (unsigned i = 0; i < 512; i++)
+		if (guarded[i] != 0xA5 || guarded[1024 + i] != 0xA5)
+			fail_msg("bytes around the buffer changed");
+	uint64_t t0 = vsim_plat.now_ns;
+	assert_int_equal(blk_read(dev, 0, 1, buf), -EIO);
+	assert_int_equal(blk_write(dev, 0, 1, buf), -EIO);
+	assert_true(vsim_plat.now_ns - t0 < 1000000ull); /* refused at once, no wait */
+	down();
+}
+
+static void test_hostile_device_is_stopped(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		hostile(VSIM_BAD_ID, packed, -EIO);
+		hostile(VSIM_STRAY_ID, packed, -EIO);
+		hostile(VSIM_LONG_LEN, packed, -EIO);
+		/* The first completion is genuine; the repeat is caught. */
+		hostile(VSIM_DOUBLE, packed, 0);
+	}
+}
+
+static void test_hostile_device_while_submitter_waits_for_room(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		struct conf c = base;
+		c.packed = packed;
+		c.qmax = 4;
+		c.features = F_COMMON | (packed ? F(VIRTIO_F_RING_PACKED) : 0);
+		up(&c);
+		sim.lie = VSIM_BAD_ID;
+		/* The second submit finds the ring full and waits; the lie comes
+		 * while it waits.  Every request ends with -EIO, none hangs. */
+		int err[3];
+		for (int i = 0; i < 3; i++) {
+			reqs[i] = (struct blk_request){
+				.op = BLK_READ, .lba = (uint64_t)i, .count = 1, .buf = buf};
+			err[i] = blk_submit(dev, &reqs[i]);
+		}
+		for (int i = 0; i < 3; i++) {
+			if (err[i] == 0)
+				err[i] = blk_wait(dev, &reqs[i]);
+			assert_int_equal(err[i], -EIO);
+		}
+		assert_true(vb.broken);
+		down();
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_only_allowlisted_features_are_accepted),
+		cmocka_unit_test(test_serial_of_twenty_bytes_is_terminated),
+		cmocka_unit_test(test_features_ok_refused_marks_failed),
+		cmocka_unit_test(test_reset_that_never_completes_is_bounded),
+		cmocka_unit_test(test_roundtrip_every_ring_and_wait),
+		cmocka_unit_test(test_4096_byte_blocks_address_in_512_byte_sectors),
+		cmocka_unit_test(test_split_indices_wrap_at_2_16),
+		cmocka_unit_test(test_packed_wrap_counters_many_laps),
+		cmocka_unit_test(test_queue_full_makes_submitter_wait),
+		cmocka_unit_test(test_out_of_order_completion),
+		cmocka_unit_test(test_indirect_used_when_offered),
+		cmocka_unit_test(test_device_that_polls_is_not_notified),
+		cmocka_unit_test(test_requests_split_at_size_max_and_seg_max),
+		cmocka_unit_test(test_out_of_range_is_einval_before_the_device),
+		cmocka_unit_test(test_read_only_device_refuses_writes),
+		cmocka_unit_test(test_flush_sent_only_when_offered),
+		cmocka_unit_test(test_every_status_code_reaches_the_caller),
+		cmocka_unit_test(test_error_in_one_piece_fails_the_whole_request),
+		cmocka_unit_test(test_silent_device_times_out_and_is_reset),
+		cmocka_unit_test(test_silent_device_with_full_queue_times_out),
+		cmocka_unit_test(test_hostile_device_is_stopped),
+		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
