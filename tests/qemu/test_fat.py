@@ -9,25 +9,16 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
 import tinyvio
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PATTERN_PY = os.path.join(tinyvio.REPO_ROOT, "scripts", "pattern.py")
 ENV = dict(os.environ, MTOOLS_SKIP_CHECK="1")
 
-
-def pattern(size, seed):
-    s = seed or 0x9E3779B9
-    out = bytearray()
-    while len(out) < size:
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        out += s.to_bytes(4, "little")
-    return bytes(out[:size])
+sys.path.insert(0, os.path.join(tinyvio.REPO_ROOT, "scripts"))
+from pattern import pattern  # noqa: E402
 
 
 def run(*argv, check=True):
@@ -69,7 +60,7 @@ def mtype(path, name):
 
 
 def mls(path, d="/"):
-    """{name: size or None for a directory} of a directory, via mdir -b then per-file sizes."""
+    """The sorted names in directory d of the image, as mtools lists them."""
     out = run("mdir", "-b", "-i", str(path), "::" + d, check=False)
     return sorted(os.path.basename(l.rstrip("/")) for l in out.splitlines() if l.strip())
 
