@@ -149,15 +149,19 @@ int fat_run(struct fat_volume *v, uint32_t c, uint32_t max, uint32_t *k)
 		}
 		if ((err = span(v, c, &p, &n)) < 0)
 			return err;
-		uint32_t i = 0;
+		/* Entry c + i must hold c + i + 1, a valid cluster. */
+		uint32_t m = n < max - done ? n : max - done, i = 0;
+		if (m > last - c)
+			m = last - c;
 		if (width == 4) {
-			while (i < n && done < max && c < last && load(p + 4 * i, 4) == c + 1)
-				i++, c++, done++;
+			while (i < m && load(p + 4 * i, 4) == c + i + 1)
+				i++;
 		} else {
-			while (i < n && done < max && c < last && load(p + 2 * i, 2) == c + 1)
-				i++, c++, done++;
+			while (i < m && load(p + 2 * i, 2) == c + i + 1)
+				i++;
 		}
-		if (i < n)
+		c += i, done += i;
+		if (i < m)
 			break; /* the run ends inside this span */
 	}
 	*k = done;
@@ -166,16 +170,23 @@ int fat_run(struct fat_volume *v, uint32_t c, uint32_t max, uint32_t *k)
 
 int fat_chain_check(struct fat_volume *v, uint32_t first, uint32_t *len, uint32_t *last)
 {
-	/* Brent's cycle detection: the tortoise jumps to the hare at every power
-	 * of two, so a loop anywhere in the chain is found with O(1) memory. */
+	/* Runs of contiguous clusters cannot loop, so they are skipped whole;
+	 * Brent's cycle detection runs on the clusters the chain jumps to: the
+	 * tortoise jumps to the hare at every power of two, so a loop anywhere
+	 * in the chain is found with O(1) memory. */
 	uint32_t tortoise = first, hare = first, power = 1, lam = 1, n = 1;
 
 	if (!clus_valid(v, first))
 		return -EBADMSG;
 	for (;;) {
-		uint32_t next;
-		int err = fat_get(v, hare, &next);
+		uint32_t next, k;
+		int err = fat_run(v, hare, v->clusters, &k);
 		if (err < 0)
+			return err;
+		hare += k;
+		if ((n += k) > v->clusters)
+			return -ELOOP;
+		if ((err = fat_get(v, hare, &next)) < 0)
 			return err;
 		if (next == EOC)
 			break;
@@ -340,17 +351,26 @@ int fat_free_chain(struct fat_volume *v, uint32_t c)
 			c = next;
 			continue;
 		}
-		/* Free the chain's clusters that lie in this cached window. */
+		/* Free the chain's clusters that lie in this cached window, a
+		 * run of contiguous ones at a time. */
 		if ((err = span(v, c, &p, &n)) < 0)
 			return err;
 		uint32_t base = c, lo = c, hi = c;
 		for (;;) {
-			next = normalise(v, load(p + (c - base) * width, width));
-			store(p + (c - base) * width, width, 0);
-			freed(v, c);
+			uint32_t j = c - base;
+			while (j + 1 < n && i + (j - (c - base)) + 1 < v->clusters &&
+			       load(p + j * width, width) == base + j + 1)
+				j++;
+			next = normalise(v, load(p + j * width, width));
+			for (uint32_t e = c - base; e <= j; e++)
+				store(p + e * width, width, 0);
+			if (v->free_count != 0xFFFFFFFF)
+				v->free_count += j - (c - base) + 1;
+			if (c < v->next_free)
+				v->next_free = c;
+			i += j - (c - base) + 1;
 			lo = c < lo ? c : lo;
-			hi = c > hi ? c : hi;
-			i++;
+			hi = base + j > hi ? base + j : hi;
 			if (next == EOC || next - base >= n || i >= v->clusters || !clus_valid(v, next))
 				break;
 			c = next;
