@@ -38,6 +38,12 @@ int cache_write(struct fat_volume *v, uint32_t sector);
 /* Drops count sectors from sector on, dirty or not: the device copy was
  * just overwritten directly, or the sectors were freed. */
 void cache_discard(struct fat_volume *v, uint32_t sector, uint32_t count);
+/* Sets *p to byte off of the (first) FAT in the cache, and *bytes to how
+ * many follow it in the same cached window (at least the rest of its
+ * sector).  Valid until the next cache call. */
+int cache_fat_span(struct fat_volume *v, uint32_t off, uint8_t **p, uint32_t *bytes);
+/* Marks bytes of the FAT from off dirty (call right after cache_fat_span). */
+void cache_fat_dirty(struct fat_volume *v, uint32_t off, uint32_t bytes);
 
 /* ---- io: whole sectors straight to the device ---- */
 int fat_dev_read(struct fat_volume *v, uint32_t sector, uint32_t count, void *buf);
@@ -77,6 +83,9 @@ static inline int clus_valid(const struct fat_volume *v, uint32_t c)
 /* The entry of cluster c, normalised: 0 free, 2.. next cluster, BAD, EOC. */
 int fat_get(struct fat_volume *v, uint32_t c, uint32_t *next);
 int fat_set(struct fat_volume *v, uint32_t c, uint32_t value);
+/* How many steps k <= max the chain from c takes to c+1, c+2, ... c+k
+ * (contiguous clusters); sets *k. */
+int fat_run(struct fat_volume *v, uint32_t c, uint32_t max, uint32_t *k);
 /* Walks the chain from first: *len clusters, *last the tail.  Fails with
  * -EBADMSG (leaves the data area, reaches a free or bad cluster) or -ELOOP. */
 int fat_chain_check(struct fat_volume *v, uint32_t first, uint32_t *len, uint32_t *last);

@@ -86,9 +86,15 @@ static int seek(struct fat_file *f, uint32_t index, uint32_t *out)
 		f->pos_cluster = f->first_cluster;
 	}
 	while (f->pos_index < index) {
-		uint32_t next;
-		int err = fat_get(v, f->pos_cluster, &next);
+		uint32_t next, k;
+		int err = fat_run(v, f->pos_cluster, index - f->pos_index, &k);
 		if (err < 0)
+			return err;
+		f->pos_cluster += k;
+		f->pos_index += k;
+		if (f->pos_index == index)
+			break;
+		if ((err = fat_get(v, f->pos_cluster, &next)) < 0)
 			return err;
 		if (!clus_valid(v, next))
 			return -EBADMSG;
@@ -100,27 +106,44 @@ static int seek(struct fat_file *f, uint32_t index, uint32_t *out)
 }
 
 /* Moves len bytes at off between buf and the file's clusters (which must
- * exist).  A write with buf NULL writes zeros. */
+ * exist), a run of contiguous clusters at a time.  A write with buf NULL
+ * writes zeros.  A sector cut by the end of a write is read first only if
+ * the file has data after the written bytes in it. */
 static int data_io(struct fat_file *f, enum blk_op op, uint32_t off, uint8_t *buf, uint32_t len)
 {
 	struct fat_volume *v = f->vol;
-	uint32_t sb = v->sec_bytes;
+	uint32_t sb = v->sec_bytes, cb = v->clus_bytes;
 	struct fat_io io;
 	int err = 0;
 
 	fat_io_start(&io, v, op);
 	while (len && !err) {
-		uint32_t c;
-		if ((err = seek(f, off / v->clus_bytes, &c)) < 0)
+		uint32_t c, k = 0, index = off / cb, in = off % cb;
+		if ((err = seek(f, index, &c)) < 0)
 			break;
-		uint32_t in = off % v->clus_bytes, n = min32(v->clus_bytes - in, len);
+		/* How many of the further clusters this request touches follow c
+		 * on disk. */
+		uint32_t want = (uint32_t)(((uint64_t)in + len + cb - 1) / cb) - 1;
+		if (want && (err = fat_run(v, c, want, &k)) < 0)
+			break;
+		if (k) {
+			f->pos_cluster = c + k;
+			f->pos_index = index + k;
+		}
+		uint64_t avail = (uint64_t)(k + 1) * cb - in;
+		uint32_t n = avail < len ? (uint32_t)avail : len;
 		uint32_t sector = clus_sector(v, c) + in / sb, soff = in % sb;
 		if (soff == 0 && n >= sb) { /* whole sectors: straight to the device */
+			if (!buf && n > ZERO_BYTES)
+				n = ZERO_BYTES;
 			n -= n % sb;
 			err = fat_io_add(&io, sector, n / sb, buf ? buf : zeros);
-		} else { /* part of a sector: read, modify, write */
+		} else { /* part of a sector: read (if it matters), modify, write */
 			n = min32(n, sb - soff);
-			err = fat_dev_read(v, sector, 1, bounce);
+			if (op == BLK_WRITE && soff == 0 && off + n >= f->size)
+				memset(bounce, 0, sb); /* no byte of the file follows */
+			else
+				err = fat_dev_read(v, sector, 1, bounce);
 			if (!err && op == BLK_READ) {
 				memcpy(buf, bounce + soff, n);
 			} else if (!err) {

@@ -106,8 +106,11 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 	return 0;
 }
 
-static int read_fsinfo(struct fat_volume *v)
+/* Reads FSInfo's next-free hint, and its free count into *free (left as
+ * 0xFFFFFFFF when there is none or it is out of range). */
+static int read_fsinfo(struct fat_volume *v, uint32_t *free)
 {
+	*free = 0xFFFFFFFF;
 	if (!v->fsinfo_sector)
 		return 0;
 	int err = fat_dev_read(v, v->fsinfo_sector, 1, scratch);
@@ -118,9 +121,23 @@ static int read_fsinfo(struct fat_volume *v)
 		v->fsinfo_sector = 0; /* not there: never write one */
 		return 0;
 	}
-	uint32_t hint = le32(scratch + 492);
+	uint32_t hint = le32(scratch + 492), count = le32(scratch + 488);
 	if (clus_valid(v, hint))
 		v->next_free = hint;
+	if (count <= v->clusters)
+		*free = count;
+	return 0;
+}
+
+/* 1 if FAT[1]'s clean-shutdown bit (FAT16/32) is set. */
+static int was_clean(struct fat_volume *v, int *clean)
+{
+	uint8_t *s;
+	int err = cache_get(v, v->reserved, CACHE_FAT, &s);
+
+	if (err < 0)
+		return err;
+	*clean = v->type == 32 ? !!(le32(s + 4) & CLEAN_FAT32) : !!(le16(s + 2) & CLEAN_FAT16);
 	return 0;
 }
 
@@ -129,6 +146,7 @@ int fat_mount(struct fat_volume *v, struct blk_device *dev, const char **why)
 	uint64_t lba, count;
 	int err;
 
+	cache_forget(v); /* nothing cached from an earlier volume here */
 	memset(v, 0, sizeof(*v));
 	v->dev = dev;
 	*why = "";
@@ -143,10 +161,18 @@ int fat_mount(struct fat_volume *v, struct blk_device *dev, const char **why)
 		return err;
 	v->next_free = 2;
 	v->read_only = dev->read_only;
-	if ((err = read_fsinfo(v)) < 0)
+	uint32_t free;
+	int clean = 0;
+	if ((err = read_fsinfo(v, &free)) < 0)
 		return err;
-	/* An exact free count, whatever FSInfo said: it is what sync writes. */
-	if ((err = fat_count_free(v, &v->free_count)) < 0) {
+	/* FSInfo's free count is exact or 0xFFFFFFFF while the volume is in
+	 * use; it is trusted only if the volume was also shut down cleanly.
+	 * Otherwise the FAT is counted: the count is what sync writes. */
+	if (free != 0xFFFFFFFF && (err = was_clean(v, &clean)) < 0)
+		clean = 0;
+	if (clean) {
+		v->free_count = free;
+	} else if ((err = fat_count_free(v, &v->free_count)) < 0) {
 		*why = "cannot read the FAT";
 		cache_forget(v);
 		return err;

@@ -13,18 +13,45 @@
 
 static int entry_byte(struct fat_volume *v, uint32_t off, uint8_t **p)
 {
-	uint8_t *s;
-	int err = cache_get(v, v->reserved + off / v->sec_bytes, CACHE_FAT, &s);
+	uint32_t bytes;
+
+	return cache_fat_span(v, off, p, &bytes);
+}
+
+/* FAT16/32 entries in a cached span: whole, aligned, never split. */
+static uint32_t load(const uint8_t *p, uint32_t width)
+{
+	if (width == 2)
+		return (uint32_t)(p[0] | p[1] << 8);
+	return ((uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) & 0x0FFFFFFF;
+}
+
+static void store(uint8_t *p, uint32_t width, uint32_t val)
+{
+	p[0] = (uint8_t)val, p[1] = (uint8_t)(val >> 8);
+	if (width == 4) /* FAT32 keeps the top 4 bits */
+		p[2] = (uint8_t)(val >> 16), p[3] = (uint8_t)((p[3] & 0xF0) | ((val >> 24) & 0x0F));
+}
+
+/* The span of FAT16/32 entries from c on: *p at entry c, *n entries (at
+ * least 1, none past the last cluster). */
+static int span(struct fat_volume *v, uint32_t c, uint8_t **p, uint32_t *n)
+{
+	uint32_t width = (uint32_t)v->type / 8, bytes;
+	int err = cache_fat_span(v, c * width, p, &bytes);
 
 	if (err < 0)
 		return err;
-	*p = s + off % v->sec_bytes;
+	*n = bytes / width;
+	if (*n > v->clusters + 2 - c)
+		*n = v->clusters + 2 - c;
 	return 0;
 }
 
 static int raw_get(struct fat_volume *v, uint32_t c, uint32_t *val)
 {
 	uint8_t *p;
+	uint32_t n;
 	int err;
 
 	if (v->type == 12) {
@@ -36,16 +63,18 @@ static int raw_get(struct fat_volume *v, uint32_t c, uint32_t *val)
 			return err;
 		w |= (uint32_t)*p << 8;
 		*val = c & 1 ? w >> 4 : w & 0xFFF;
-	} else if (v->type == 16) {
-		if ((err = entry_byte(v, c * 2, &p)) < 0)
-			return err;
-		*val = p[0] | p[1] << 8;
-	} else {
-		if ((err = entry_byte(v, c * 4, &p)) < 0)
-			return err;
-		*val = ((uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) & 0x0FFFFFFF;
+		return 0;
 	}
+	if ((err = span(v, c, &p, &n)) < 0)
+		return err;
+	*val = load(p, (uint32_t)v->type / 8);
 	return 0;
+}
+
+static uint32_t normalise(const struct fat_volume *v, uint32_t val)
+{
+	uint32_t bad = v->type == 12 ? 0xFF7 : v->type == 16 ? 0xFFF7 : 0x0FFFFFF7;
+	return val > bad ? EOC : val == bad ? BAD : val;
 }
 
 int fat_get(struct fat_volume *v, uint32_t c, uint32_t *next)
@@ -55,12 +84,7 @@ int fat_get(struct fat_volume *v, uint32_t c, uint32_t *next)
 
 	if (err < 0)
 		return err;
-	uint32_t bad = v->type == 12 ? 0xFF7 : v->type == 16 ? 0xFFF7 : 0x0FFFFFF7;
-	if (val > bad)
-		val = EOC;
-	else if (val == bad)
-		val = BAD;
-	*next = val;
+	*next = normalise(v, val);
 	return 0;
 }
 
@@ -72,16 +96,23 @@ static int put_byte(struct fat_volume *v, uint32_t off, uint8_t mask, uint8_t bi
 	if (err < 0)
 		return err;
 	*p = (uint8_t)((*p & ~mask) | (bits & mask));
-	cache_dirty(v, v->reserved + off / v->sec_bytes);
+	cache_fat_dirty(v, off, 1);
 	return 0;
+}
+
+static uint32_t eoc_mark(const struct fat_volume *v)
+{
+	return v->type == 12 ? 0xFFF : v->type == 16 ? 0xFFFF : 0x0FFFFFFF;
 }
 
 int fat_set(struct fat_volume *v, uint32_t c, uint32_t value)
 {
+	uint32_t width = (uint32_t)v->type / 8, n;
+	uint8_t *p;
 	int err;
 
 	if (value == EOC)
-		value = v->type == 12 ? 0xFFF : v->type == 16 ? 0xFFFF : 0x0FFFFFFF;
+		value = eoc_mark(v);
 	if (v->type == 12) {
 		uint32_t off = c + c / 2;
 		if (c & 1) {
@@ -93,27 +124,69 @@ int fat_set(struct fat_volume *v, uint32_t c, uint32_t value)
 			return err;
 		return put_byte(v, off + 1, 0x0F, (uint8_t)(value >> 8));
 	}
-	uint32_t width = v->type == 16 ? 2 : 4;
-	for (uint32_t i = 0; i < width; i++) {
-		uint8_t mask = v->type == 32 && i == 3 ? 0x0F : 0xFF; /* FAT32 keeps the top 4 bits */
-		if ((err = put_byte(v, c * width + i, mask, (uint8_t)(value >> (8 * i)))) < 0)
+	if ((err = span(v, c, &p, &n)) < 0)
+		return err;
+	store(p, width, value);
+	cache_fat_dirty(v, c * width, width);
+	return 0;
+}
+
+int fat_run(struct fat_volume *v, uint32_t c, uint32_t max, uint32_t *k)
+{
+	uint32_t width = (uint32_t)v->type / 8, done = 0, last = v->clusters + 1;
+
+	while (done < max && c < last) {
+		uint32_t next, n;
+		uint8_t *p;
+		int err;
+		if (v->type == 12) {
+			if ((err = fat_get(v, c, &next)) < 0)
+				return err;
+			if (next != c + 1)
+				break;
+			c++, done++;
+			continue;
+		}
+		if ((err = span(v, c, &p, &n)) < 0)
 			return err;
+		/* Entry c + i must hold c + i + 1, a valid cluster. */
+		uint32_t m = n < max - done ? n : max - done, i = 0;
+		if (m > last - c)
+			m = last - c;
+		if (width == 4) {
+			while (i < m && load(p + 4 * i, 4) == c + i + 1)
+				i++;
+		} else {
+			while (i < m && load(p + 2 * i, 2) == c + i + 1)
+				i++;
+		}
+		c += i, done += i;
+		if (i < m)
+			break; /* the run ends inside this span */
 	}
+	*k = done;
 	return 0;
 }
 
 int fat_chain_check(struct fat_volume *v, uint32_t first, uint32_t *len, uint32_t *last)
 {
-	/* Brent's cycle detection: the tortoise jumps to the hare at every power
-	 * of two, so a loop anywhere in the chain is found with O(1) memory. */
+	/* Runs of contiguous clusters cannot loop, so they are skipped whole;
+	 * Brent's cycle detection runs on the clusters the chain jumps to: the
+	 * tortoise jumps to the hare at every power of two, so a loop anywhere
+	 * in the chain is found with O(1) memory. */
 	uint32_t tortoise = first, hare = first, power = 1, lam = 1, n = 1;
 
 	if (!clus_valid(v, first))
 		return -EBADMSG;
 	for (;;) {
-		uint32_t next;
-		int err = fat_get(v, hare, &next);
+		uint32_t next, k;
+		int err = fat_run(v, hare, v->clusters, &k);
 		if (err < 0)
+			return err;
+		hare += k;
+		if ((n += k) > v->clusters)
+			return -ELOOP;
+		if ((err = fat_get(v, hare, &next)) < 0)
 			return err;
 		if (next == EOC)
 			break;
@@ -148,15 +221,16 @@ int fat_walk(struct fat_volume *v, uint32_t c, uint32_t n, uint32_t *out)
 }
 
 /* The next free cluster at or after `from`, wrapping once.  FAT16/32
- * entries are scanned a cached sector at a time; the search starts at the
+ * entries are scanned a cached window at a time; the search starts at the
  * next-free hint, so filling a volume in order never rescans what it
  * already used. */
 static int find_free(struct fat_volume *v, uint32_t from, uint32_t *out)
 {
-	uint32_t c = clus_valid(v, from) ? from : 2, left = v->clusters;
+	uint32_t c = clus_valid(v, from) ? from : 2, left = v->clusters, width = (uint32_t)v->type / 8;
 
 	while (left) {
-		uint32_t val;
+		uint32_t val, n;
+		uint8_t *p;
 		int err;
 		if (v->type == 12) {
 			if ((err = fat_get(v, c, &val)) < 0)
@@ -170,19 +244,10 @@ static int find_free(struct fat_volume *v, uint32_t from, uint32_t *out)
 				c = 2;
 			continue;
 		}
-		uint32_t width = (uint32_t)v->type / 8, per_sec = v->sec_bytes / width;
-		uint8_t *s;
-		if ((err = cache_get(v, v->reserved + c / per_sec, CACHE_FAT, &s)) < 0)
+		if ((err = span(v, c, &p, &n)) < 0)
 			return err;
-		uint32_t stop = (c / per_sec + 1) * per_sec; /* the first entry of the next sector */
-		if (stop > v->clusters + 2)
-			stop = v->clusters + 2;
-		for (; c < stop && left; c++, left--) {
-			const uint8_t *p = s + (c % per_sec) * width;
-			val = width == 2 ? (uint32_t)(p[0] | p[1] << 8)
-					 : ((uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) &
-						   0x0FFFFFFF;
-			if (val == 0) {
+		for (uint32_t i = 0; i < n && left; i++, c++, left--) {
+			if (load(p + i * width, width) == 0) {
 				*out = c;
 				return 0;
 			}
@@ -193,6 +258,32 @@ static int find_free(struct fat_volume *v, uint32_t from, uint32_t *out)
 	return -ENOSPC;
 }
 
+/* Claims up to n free clusters from c (which is free) on, consecutive ones
+ * in one cached window, linked to each other, the last end-of-chain; *k
+ * gets how many. */
+static int claim_run(struct fat_volume *v, uint32_t c, uint32_t n, uint32_t *k)
+{
+	uint32_t width = (uint32_t)v->type / 8, m;
+	uint8_t *p;
+	int err;
+
+	if (v->type == 12) {
+		*k = 1;
+		return fat_set(v, c, EOC);
+	}
+	if ((err = span(v, c, &p, &m)) < 0)
+		return err;
+	uint32_t j = 1;
+	while (j < m && j < n && load(p + j * width, width) == 0)
+		j++;
+	for (uint32_t i = 0; i + 1 < j; i++)
+		store(p + i * width, width, c + i + 1);
+	store(p + (j - 1) * width, width, eoc_mark(v));
+	cache_fat_dirty(v, c * width, j * width);
+	*k = j;
+	return 0;
+}
+
 int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first, uint32_t *last)
 {
 	uint32_t prev = after, got = 0, head = 0;
@@ -201,25 +292,25 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 	if (v->free_count != 0xFFFFFFFF && v->free_count < n)
 		return -ENOSPC;
 	while (got < n) {
-		uint32_t c;
+		uint32_t c, k;
 		err = find_free(v, prev ? prev + 1 : v->next_free, &c);
 		if (err < 0)
 			break;
-		/* Mark the new cluster end-of-chain, then link it: the chain is
-		 * always well formed. */
-		if ((err = fat_set(v, c, EOC)) < 0)
+		/* A run ending in end-of-chain, then linked: the chain is always
+		 * well formed. */
+		if ((err = claim_run(v, c, n - got, &k)) < 0)
 			break;
 		if (prev && (err = fat_set(v, prev, c)) < 0) {
-			fat_set(v, c, 0);
+			fat_free_chain(v, c);
 			break;
 		}
 		if (!head)
 			head = c;
-		prev = c;
-		got++;
+		prev = c + k - 1;
+		got += k;
 		if (v->free_count != 0xFFFFFFFF)
-			v->free_count--;
-		v->next_free = c + 1;
+			v->free_count -= k;
+		v->next_free = c + k;
 	}
 	if (err < 0) {
 		/* Undo: the chain ends where it ended, the new clusters are free. */
@@ -234,19 +325,57 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 	return 0;
 }
 
+static void freed(struct fat_volume *v, uint32_t c)
+{
+	if (v->free_count != 0xFFFFFFFF)
+		v->free_count++;
+	if (c < v->next_free)
+		v->next_free = c;
+}
+
 int fat_free_chain(struct fat_volume *v, uint32_t c)
 {
-	for (uint32_t i = 0; i < v->clusters && clus_valid(v, c); i++) {
-		uint32_t next;
-		int err = fat_get(v, c, &next);
-		if (err < 0)
+	uint32_t width = (uint32_t)v->type / 8;
+
+	for (uint32_t i = 0; i < v->clusters && clus_valid(v, c);) {
+		uint32_t next, n;
+		uint8_t *p;
+		int err;
+		if (v->type == 12) {
+			if ((err = fat_get(v, c, &next)) < 0 || (err = fat_set(v, c, 0)) < 0)
+				return err;
+			freed(v, c);
+			i++;
+			if (next == EOC)
+				break;
+			c = next;
+			continue;
+		}
+		/* Free the chain's clusters that lie in this cached window, a
+		 * run of contiguous ones at a time. */
+		if ((err = span(v, c, &p, &n)) < 0)
 			return err;
-		if ((err = fat_set(v, c, 0)) < 0)
-			return err;
-		if (v->free_count != 0xFFFFFFFF)
-			v->free_count++;
-		if (c < v->next_free)
-			v->next_free = c;
+		uint32_t base = c, lo = c, hi = c;
+		for (;;) {
+			uint32_t j = c - base;
+			while (j + 1 < n && i + (j - (c - base)) + 1 < v->clusters &&
+			       load(p + j * width, width) == base + j + 1)
+				j++;
+			next = normalise(v, load(p + j * width, width));
+			for (uint32_t e = c - base; e <= j; e++)
+				store(p + e * width, width, 0);
+			if (v->free_count != 0xFFFFFFFF)
+				v->free_count += j - (c - base) + 1;
+			if (c < v->next_free)
+				v->next_free = c;
+			i += j - (c - base) + 1;
+			lo = c < lo ? c : lo;
+			hi = base + j > hi ? base + j : hi;
+			if (next == EOC || next - base >= n || i >= v->clusters || !clus_valid(v, next))
+				break;
+			c = next;
+		}
+		cache_fat_dirty(v, lo * width, (hi - lo + 1) * width);
 		if (next == EOC)
 			break;
 		c = next;
