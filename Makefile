@@ -98,11 +98,21 @@ check-qemu: all
 
 test: check-unit check-qemu
 
+# ---- benchmarks (never part of the tests): build/bench/report.md and chart.svg ----
+# QUICK=1: fewer requests and one Linux-guest run per drive line, for iteration.
+$(BUILD)/bench/minimal.elf: bench/minimal.S bench/minimal.ld
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c bench/minimal.S -o $(BUILD)/bench/minimal.o
+	$(LD) -m elf_i386 -nostdlib -static -z noexecstack -T bench/minimal.ld -o $@ $(BUILD)/bench/minimal.o
+
+bench: all $(BUILD)/bench/minimal.elf
+	$(PYTHON) bench/run.py --accel=$(ACCEL) --machine=$(MACHINE) $(if $(QUICK),--quick)
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) compile_commands.json
 
-.PHONY: all run debug test check-unit check-qemu unit-build format clean
+.PHONY: all run debug test check-unit check-qemu unit-build format clean bench
 -include $(shell find $(BUILD)/obj $(BUILD)/unit -name '*.d' 2>/dev/null)
