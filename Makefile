@@ -3,7 +3,7 @@
 #   make run          boot the demo image in QEMU (serial console on this terminal)
 #   make debug        the same, halted, with a gdb stub on :1234 (then: gdb -x build/gdbinit)
 #   make test         host unit tests, then QEMU tests (ACCEL=kvm to run them under KVM)
-#   make bench        benchmarks (never part of the tests)
+#   make bench        benchmarks, never part of the tests (QUICK=1: a short run; ACCEL=kvm)
 #   make compile_commands.json   for editors (bear)
 
 BUILD := build

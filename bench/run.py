@@ -329,6 +329,42 @@ def boot_session(args, name, argv, run, kind):
     return res
 
 
+# ---------------------------------------------------------------- the backend alone
+
+
+BACKEND_TARGETS = {
+    "none": ["-f", "raw", "-t", "none", "-i", "native", BENCH_DISK],
+    "wb": ["-f", "raw", "-t", "writeback", BENCH_DISK],  # QEMU's default aio=threads, as on the drive line
+    "null": ['json:{"driver":"null-co","size":%d,"read-zeroes":true}' % (1 << 30)],
+}
+
+
+def backend_session(cfg, scale):
+    """`qemu-img bench` on the drive line's backend: the same block layer with
+    no guest, no virtio and no vCPU (it walks offsets sequentially; on a
+    /dev/shm file random and sequential cost the same)."""
+    res = {}
+    for name, (op, _, bs, qd, _) in BLK_TESTS.items():
+        count = max(qd * 4, int((100000 if bs == 4096 else 2000) * scale))
+        # A run shorter than min_secs is repeated with more requests (null-co
+        # finishes thousands in a millisecond); qemu-img prints milliseconds.
+        min_secs = 0.3 * max(scale, 0.3)
+        while True:
+            argv = ["qemu-img", "bench", "-c", str(count), "-d", str(qd), "-s", str(bs)]
+            argv += (["-w"] if op == "write" else []) + BACKEND_TARGETS[cfg]
+            out = subprocess.run(argv, capture_output=True, text=True).stdout
+            m = re.search(r"Run completed in ([0-9.]+) seconds", out)
+            if not m:
+                res[name] = {"error": "qemu-img bench: %r" % out[-200:]}
+                break
+            secs = float(m.group(1))
+            if secs >= min_secs or count >= 1 << 24:
+                res[name] = {"iops": count / secs, "mibps": count * bs / secs / (1 << 20)}
+                break
+            count = int(count * min(100.0, 2 * min_secs / max(secs, 0.001)))
+    return res
+
+
 # ---------------------------------------------------------------- the Linux guest (the anchor)
 
 
@@ -521,8 +557,9 @@ class Report:
         self.w()
         self.w("`%s`" % self.d["drive_args"][cfg])
         self.w()
-        self.w("| metric | ours | Linux guest | null-co limit (ours) | ours / Linux | ours / null-co | goal | met? |")
-        self.w("|---|---|---|---|---|---|---|---|")
+        self.w("| metric | ours | Linux guest | null-co limit (ours) | ours / Linux | ours / null-co | goal | met? "
+               "| backend alone (qemu-img bench): this drive, null-co |")
+        self.w("|---|---|---|---|---|---|---|---|---|")
         for name, (op, pat, bs, qd, _) in BLK_TESTS.items():
             is_seq = pat == "seq"
             key = "mibps" if is_seq else "iops"
@@ -547,19 +584,29 @@ class Report:
                 ok = self.add_goal(3, "%s %s: sequential ≥ Linux guest" % (cfg, name), r_l, 1.0) if lx else None
                 met = "–" if ok is None else ("yes" if ok else "no")
             label = "%s %s %s QD%d" % ("1 MiB" if is_seq else "4 KiB", "seq" if is_seq else "rand", op, qd)
-            self.w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            be = med(values(self.d["backend"][cfg], name, key))
+            be_null = med(values(self.d["backend"]["null"], name, key))
+            self.w("| %s | %s | %s | %s | %s | %s | %s | %s | %s, %s (ours: %s of this drive's) |" % (
                 label, cell(o, unit=unit, problem=first_problem(self.d["ours"][cfg], name)),
                 cell(li, unit=unit) if name in LINUX_TESTS else ("–" if lx else "skipped"),
-                cell(n, unit=unit), fmt_ratio(r_l), fmt_ratio(r_n), gtext, met))
+                cell(n, unit=unit), fmt_ratio(r_l), fmt_ratio(r_n), gtext, met,
+                fmt(be), fmt(be_null), fmt_ratio(ratio(med(o), be))))
         for name, op, pat in (("rr4k_qd1", "read", "rand"), ("rw4k_qd1", "write", "rand")):
             for pct in ("p50", "p99"):
                 o = self.ours(cfg, name, pct + "_us")
                 li = self.linux(cfg, name, "lat_%s_us" % pct)
                 n = self.ours("null", name, pct + "_us")
-                self.w("| 4 KiB rand %s QD1 latency %s | %s | %s | %s | %s | %s | | |" % (
+                self.w("| 4 KiB rand %s QD1 latency %s | %s | %s | %s | %s | %s | | | |" % (
                     op, pct, cell(o, False, " µs"), cell(li, False, " µs") if lx else "skipped",
                     cell(n, False, " µs"), fmt_ratio(ratio(med(o), med(li))) + " (time)",
                     fmt_ratio(ratio(med(o), med(n))) + " (time)"))
+        for name in ("rr4k_qd32", "rw4k_qd32"):
+            be = med(values(self.d["backend"][cfg], name, "iops"))
+            n = med(self.ours("null", name, "iops"))
+            if be and n:
+                self.w("| %s: bound set by the backend | backend alone %s IOPS = %s of our null-co figure | | | | | "
+                       "(a driver cannot pass its backend: ≥ 0.8× null-co is %s here) | | |" % (
+                           name, fmt(be), fmt_ratio(be / n), "reachable" if be / n >= 0.8 else "out of reach"))
         # FAT
         seq = {"write": med(self.ours(cfg, "sw1m_qd4", "mibps")), "read": med(self.ours(cfg, "sr1m_qd4", "mibps"))}
         for op, lkey in (("write", "fat_write_big"), ("read", "fat_read_big")):
@@ -570,7 +617,7 @@ class Report:
             ok1 = self.add_goal(4, "%s bench file %s ≥ 5× Linux dd on vfat" % (cfg, op), r_l, 5.0) if lx else None
             ok2 = self.add_goal(4, "%s bench file %s ≥ 90%% of bench blk seq 1 MiB QD4" % (cfg, op), r_b, 0.9)
             mets = "/".join("–" if x is None else ("yes" if x else "no") for x in (ok1, ok2))
-            self.w("| FAT32 256 MiB %s%s | %s | %s | | %s | %s (of blk seq) | ≥ 5× Linux; ≥ 0.9× blk seq | %s |" % (
+            self.w("| FAT32 256 MiB %s%s | %s | %s | | %s | %s (of blk seq) | ≥ 5× Linux; ≥ 0.9× blk seq | %s | |" % (
                 op, " + sync" if op == "write" else "",
                 cell(o, unit=" MiB/s", problem=first_problem(self.d["ours"][cfg], "file_" + op)),
                 cell(li, unit=" MiB/s") if lx else "skipped", fmt_ratio(r_l), fmt_ratio(r_b), mets))
@@ -582,7 +629,7 @@ class Report:
         ours_cell = cell(o, False, " s", first_problem(self.d["ours"][cfg], "small_files"))
         if net:
             ours_cell += "; %s s without the console's round trips" % fmt(med(net))
-        self.w("| 1000 files of 1 KiB + sync | %s | %s | | %s (time) | | ≤ 0.2× Linux time | %s |" % (
+        self.w("| 1000 files of 1 KiB + sync | %s | %s | | %s (time) | | ≤ 0.2× Linux time | %s | |" % (
             ours_cell, cell(li, False, " s") if lx else "skipped", fmt_ratio(r),
             "–" if ok is None else ("yes" if ok else "no")))
         self.w()
@@ -596,12 +643,14 @@ class Report:
                % (a.accel, a.machine, "quick" if a.quick else "full", a.reps, d["linux_reps"]))
         self.w("- cells: median of the runs, with the worst run (min for rates, max for times); "
                "ratios are of medians taken in this one run")
-        if not d["linux_ran"]:
-            self.w("- Linux guest: **skipped** (%s)" % d["linux_skip"])
         self.w("- ours: `bench blk` on vda (the anchor's `lgbench` disk), default `virtio.mode` (irq); "
                "file tests on the FAT32 volume of vdb (the `lgfat` disk, made by mkfs.fat -F 32 -s 8 before each boot); "
                "small files: `fill` ×1000 then `sync`, timed on the host from send to prompt")
-        self.w("- Linux guest: fio `lat` (submit to completion) percentiles, %d s per job; dd and shell on vfat" % a.lg_runtime)
+        if not d["linux_ran"]:
+            self.w("- Linux guest: **skipped** (%s)" % d["linux_skip"])
+        else:
+            self.w("- Linux guest: fio `lat` (submit to completion) percentiles, %d s per job; dd and shell on vfat"
+                   % a.lg_runtime)
         noise = []
         for cfg, runs in d["ours"].items():
             for r in runs:
@@ -762,7 +811,7 @@ def main():
 
     data = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "qemu": subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
-            "ours": {c: [] for c in DRIVES}, "linux": {"none": [], "wb": []},
+            "ours": {c: [] for c in DRIVES}, "linux": {"none": [], "wb": []}, "backend": {c: [] for c in DRIVES},
             "boot": {"ours": [], "minimal": [], "linux": []}, "linux_reps": linux_reps,
             "args": {k: getattr(args, k) for k in ("accel", "machine", "quick", "reps", "lg_runtime")}}
 
@@ -800,6 +849,9 @@ def main():
             if data["linux_ran"] and c != "null" and rep <= linux_reps:
                 print("bench: rep %d: Linux guest, %s" % (rep, DRIVES[c]["label"]), file=sys.stderr)
                 data["linux"][c].append(linux_session(args, c, rep))
+        print("bench: rep %d: backends alone (qemu-img bench)" % rep, file=sys.stderr)
+        for c in DRIVES:
+            data["backend"][c].append(backend_session(c, scale))
         print("bench: rep %d: boot times" % rep, file=sys.stderr)
         make_fat(FAT_DISK)
         for i in range(2):  # boots are short: two pairs per repetition
