@@ -522,12 +522,6 @@ def fmt_ratio(r):
     return "–" if r is None else "%.2f×" % r
 
 
-def goal(ok, text):
-    if ok is None:
-        return "%s: not measured" % text
-    return "%s: %s" % (text, "**met**" if ok else "**not met**")
-
-
 class Report:
     def __init__(self, args, data):
         self.a, self.d = args, data
