@@ -94,6 +94,9 @@ class ConsoleError(Exception):
     pass
 
 
+LIVE = set()  # QEMUs still running, killed if the bench is interrupted
+
+
 class Guest:
     """One QEMU running a kernel whose shell is on the serial port (stdio).
 
@@ -113,6 +116,7 @@ class Guest:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, bufsize=0, start_new_session=True)
+        LIVE.add(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.t_exit = None
@@ -203,6 +207,7 @@ class Guest:
 
     def close(self):
         self.kill()
+        LIVE.discard(self)
         self.reader.join(5)
         busy = host_busy_s() - self.busy0
         other = None if self.cpu is None else max(0.0, busy - self.cpu)
@@ -796,7 +801,7 @@ def main():
         return finish(args, data)
     args.reps = max(3, args.reps)
     # Under this host's nested KVM every exit is slow: fewer requests keep the run short.
-    scale = (0.1 if args.quick else 1.0) * (0.25 if args.accel == "kvm" else 1.0)
+    scale = (0.1 if args.quick else 1.0) * (0.1 if args.accel == "kvm" else 1.0)
     args.lg_runtime = 2 if args.quick else 6
     linux_reps = 1 if args.quick else args.reps
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
@@ -878,5 +883,14 @@ def finish(args, data):
     return 1 if problems else 0
 
 
+def interrupted(signum, frame):
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        sys.exit(main())
+    finally:
+        for guest in list(LIVE):  # QEMU runs in its own session: end it here
+            guest.kill()
