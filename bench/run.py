@@ -587,7 +587,7 @@ class Report:
             be_null = med(values(self.d["backend"]["null"], name, key))
             self.w("| %s | %s | %s | %s | %s | %s | %s | %s | %s, %s (ours: %s of this drive's) |" % (
                 label, cell(o, unit=unit, problem=first_problem(self.d["ours"][cfg], name)),
-                cell(li, unit=unit) if name in LINUX_TESTS else ("–" if lx else "skipped"),
+                "skipped" if not lx else (cell(li, unit=unit) if name in LINUX_TESTS else "–"),
                 cell(n, unit=unit), fmt_ratio(r_l), fmt_ratio(r_n), gtext, met,
                 fmt(be), fmt(be_null), fmt_ratio(ratio(med(o), be))))
         for name, op, pat in (("rr4k_qd1", "read", "rand"), ("rw4k_qd1", "write", "rand")):
