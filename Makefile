@@ -1,10 +1,10 @@
 # tinyvio: one build for the kernel, its disk images and its tests.
-#   make              build/kernel.elf and build/demo.img
+#   make              build/kernel.elf, build/demo.img, build/bootx64.efi and build/esp.img
 #   make run          boot the demo image in QEMU (serial console on this terminal)
 #   make debug        the same, halted, with a gdb stub on :1234 (then: gdb -x build/gdbinit)
 #   make test         host unit tests, fuzzing, then QEMU tests (ACCEL=kvm to run them under KVM)
 #   make fuzz         the libFuzzer targets of tests/fuzz, FUZZ_TIME seconds each
-#   make bench        benchmarks (never part of the tests)
+#   make bench        benchmarks, never part of the tests (QUICK=1: a short run; ACCEL=kvm)
 #   make compile_commands.json   for editors (bear)
 
 BUILD := build
@@ -170,11 +170,21 @@ fuzz: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 test: check-unit fuzz check-qemu
 
+# ---- benchmarks (never part of the tests): build/bench/report.md and chart.svg ----
+# QUICK=1: fewer requests and one Linux-guest run per drive line, for iteration.
+$(BUILD)/bench/minimal.elf: bench/minimal.S bench/minimal.ld
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c bench/minimal.S -o $(BUILD)/bench/minimal.o
+	$(LD) -m elf_i386 -nostdlib -static -z noexecstack -T bench/minimal.ld -o $@ $(BUILD)/bench/minimal.o
+
+bench: all $(BUILD)/bench/minimal.elf
+	$(PYTHON) bench/run.py --accel=$(ACCEL) --machine=$(MACHINE) $(if $(QUICK),--quick)
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) compile_commands.json
 
-.PHONY: all run debug test check-unit check-qemu unit-build fuzz format clean
+.PHONY: all run debug test check-unit check-qemu unit-build fuzz format clean bench
 -include $(shell find $(BUILD)/obj $(BUILD)/unit -name '*.d' 2>/dev/null)
