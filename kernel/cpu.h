@@ -72,7 +72,6 @@ static inline int cpu_ring(void)
 }
 
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline uint64_t irq_save(void)
 {
 	uint64_t f;
