@@ -93,28 +93,33 @@ void console_enable_irq(void)
 	outb(COM1 + UART_IER, IER_RX);
 }
 
-int console_getc(void)
+/* In ring 0, interrupts off (the ISR shares the buffer): the next byte, or
+ * -1 after sleeping until an interrupt (irq mode) or finding none (polled). */
+static long getc_step(void *unused)
 {
-	uint64_t flags = irq_save();
-
-	while (rx_head == rx_tail) {
+	(void)unused;
+	if (rx_head == rx_tail)
 		rx_drain();
-		if (rx_head != rx_tail)
-			break;
+	if (rx_head == rx_tail) {
 		if (irq_on)
 			cpu_idle();
-		else {
-			irq_restore(flags);
-			__asm__ volatile("pause");
-			flags = irq_save();
-		}
+		return -1;
 	}
 	char c = rx_buf[rx_tail % sizeof(rx_buf)];
 	rx_tail++;
 	if (irq_on)
 		outb(COM1 + UART_IER, IER_RX); /* room again */
-	irq_restore(flags);
 	return (unsigned char)c;
+}
+
+int console_getc(void)
+{
+	long c;
+
+	while ((c = kcall(getc_step, NULL)) < 0)
+		if (!irq_on)
+			__asm__ volatile("pause");
+	return (int)c;
 }
 
 int kprintf(const char *fmt, ...)

@@ -63,8 +63,15 @@ static inline uint64_t read_cr3(void)
 }
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 
+/* The current privilege level: 0 or 3. */
+static inline int cpu_ring(void)
+{
+	uint16_t cs;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	return cs & 3;
+}
+
 static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline uint64_t irq_save(void)
 {
 	uint64_t f;

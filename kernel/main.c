@@ -52,6 +52,15 @@ static void test_fault(const char *kind)
 	}
 }
 
+/* The rest, in ring 3 (kernel/trap.h: why). */
+_Noreturn static void kernel_run(void)
+{
+	disks_init(&kernel_options);
+	volumes_init();
+	power_set_hook(sync_before_poweroff);
+	shell_run();
+}
+
 _Noreturn void kernel_main(const struct boot_info *bi)
 {
 	console_init();
@@ -69,8 +78,5 @@ _Noreturn void kernel_main(const struct boot_info *bi)
 		(unsigned long long)(time_tsc_hz() / 1000000), time_source());
 	options_parse(bi->cmdline, &kernel_options, print_line);
 	test_fault(kernel_options.test_fault);
-	disks_init(&kernel_options);
-	volumes_init();
-	power_set_hook(sync_before_poweroff);
-	shell_run();
+	enter_ring3(kernel_run);
 }

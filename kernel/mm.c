@@ -1,7 +1,8 @@
 /*
  * Identity-mapped paging with 2 MiB pages.  Virtual = physical everywhere,
  * so drivers can hand the device the address of any static buffer.  Tables
- * come from a static pool; nothing is ever unmapped.
+ * come from a static pool; nothing is ever unmapped.  Every page is
+ * user-accessible: the kernel runs in ring 3 after boot (kernel/trap.h).
  */
 #include "kernel/mm.h"
 
@@ -9,9 +10,11 @@
 #include <string.h>
 
 #include "kernel/cpu.h"
+#include "kernel/trap.h"
 
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2)
 #define PTE_PWT (1ull << 3)
 #define PTE_PCD (1ull << 4)
 #define PTE_PS (1ull << 7)
@@ -40,7 +43,7 @@ static uint64_t *next_level(uint64_t *e)
 		uint64_t *t = table_alloc();
 		if (!t)
 			return NULL;
-		*e = (uint64_t)(uintptr_t)t | PTE_P | PTE_W;
+		*e = (uint64_t)(uintptr_t)t | PTE_P | PTE_W | PTE_U;
 	}
 	return (uint64_t *)(uintptr_t)(*e & ADDR_MASK);
 }
@@ -51,7 +54,7 @@ static int map_2m(uint64_t phys, int uncached)
 	uint64_t *pd = pdpt ? next_level(&pdpt[(phys >> 30) & 511]) : NULL;
 	if (!pd)
 		return -ENOMEM;
-	pd[(phys >> 21) & 511] = phys | PTE_P | PTE_W | PTE_PS | (uncached ? PTE_PCD | PTE_PWT : 0);
+	pd[(phys >> 21) & 511] = phys | PTE_P | PTE_W | PTE_U | PTE_PS | (uncached ? PTE_PCD | PTE_PWT : 0);
 	return 0;
 }
 
@@ -82,6 +85,13 @@ void mm_init(const struct boot_info *bi)
 	write_cr3((uint64_t)(uintptr_t)pml4);
 }
 
+static long flush_tlb(void *unused)
+{
+	(void)unused;
+	write_cr3(read_cr3());
+	return 0;
+}
+
 int mm_map_mmio(uint64_t phys, uint64_t size)
 {
 	for (uint64_t a = phys & ~(PAGE_2M - 1); a < phys + size; a += PAGE_2M) {
@@ -90,7 +100,7 @@ int mm_map_mmio(uint64_t phys, uint64_t size)
 		if (map_2m(a, 1) < 0)
 			return -ENOMEM;
 	}
-	write_cr3(read_cr3()); /* flush the TLB */
+	kcall(flush_tlb, NULL);
 	return 0;
 }
 

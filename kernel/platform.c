@@ -33,24 +33,43 @@ void plat_wmb(void) { __asm__ volatile("" ::: "memory"); }
 
 uint64_t plat_time_ns(void) { return time_ns(); }
 
+struct wait {
+	int (*ready)(void *arg);
+	void *arg;
+	uint64_t deadline;
+};
+
+/* In ring 0, interrupts off: 0 when ready, -ETIMEDOUT, or 1 after sleeping
+ * until the next interrupt (the check and the halt cannot miss one). */
+static long wait_step(void *p)
+{
+	const struct wait *w = p;
+
+	if (w->ready(w->arg))
+		return 0;
+	if (time_ns() >= w->deadline)
+		return -ETIMEDOUT;
+	cpu_idle();
+	return 1;
+}
+
 int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int use_irq)
 {
+	struct wait w = {ready, arg, deadline};
+
 	for (;;) {
-		uint64_t flags = irq_save();
-		if (ready(arg)) {
-			irq_restore(flags);
+		if (use_irq) {
+			/* The periodic tick bounds each halt, so the deadline is seen. */
+			long r = kcall(wait_step, &w);
+			if (r <= 0)
+				return (int)r;
+			continue;
+		}
+		if (ready(arg))
 			return 0;
-		}
-		if (time_ns() >= deadline) {
-			irq_restore(flags);
+		if (time_ns() >= deadline)
 			return -ETIMEDOUT;
-		}
-		/* The periodic tick bounds each halt, so the deadline is seen. */
-		if (use_irq)
-			cpu_idle();
-		irq_restore(flags);
-		if (!use_irq)
-			__asm__ volatile("pause");
+		__asm__ volatile("pause");
 	}
 }
 

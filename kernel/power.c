@@ -11,6 +11,7 @@
 #include "kernel/acpi.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
+#include "kernel/trap.h"
 
 #define DEBUG_EXIT_PORT 0xF4
 #define SLP_EN (1u << 13)
@@ -19,14 +20,20 @@ static void (*hook)(void);
 
 void power_set_hook(void (*fn)(void)) { hook = fn; }
 
-_Noreturn static void leave(uint8_t code)
+/* In ring 0 (hlt), interrupts off: never returns. */
+_Noreturn static long leave_step(void *code)
 {
-	irq_disable();
-	outl(DEBUG_EXIT_PORT, code);
+	outl(DEBUG_EXIT_PORT, (uint32_t)(uintptr_t)code);
 	if (acpi.pm1a_cnt && acpi.have_s5)
 		outw((uint16_t)acpi.pm1a_cnt, (uint16_t)((acpi.slp_typ_s5 << 10) | SLP_EN));
 	for (;;)
 		__asm__ volatile("hlt");
+}
+
+_Noreturn static void leave(uint8_t code)
+{
+	kcall(leave_step, (void *)(uintptr_t)code);
+	__builtin_unreachable();
 }
 
 _Noreturn void power_off(void)

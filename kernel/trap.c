@@ -2,6 +2,10 @@
  * GDT, TSS and IDT, and the C side of every interrupt: exceptions print the
  * CPU state and end the machine (status 3); device vectors run their handler
  * and then acknowledge the local APIC.
+ *
+ * After boot the kernel runs in ring 3 (see trap.h: why) and enters ring 0
+ * only through interrupts and kcall().  The TSS gives ring 3 every I/O port
+ * (its I/O bitmap is all zeros) and the stack that traps from ring 3 use.
  */
 #include "kernel/trap.h"
 
@@ -16,6 +20,10 @@
 #define SEL_CODE 0x08
 #define SEL_DATA 0x10
 #define SEL_TSS 0x18
+#define SEL_USER_DATA 0x2B /* GDT entry 5, RPL 3 */
+#define SEL_USER_CODE 0x33 /* GDT entry 6, RPL 3 */
+#define RFLAGS_IF (1u << 9)
+#define VEC_BREAKPOINT 3
 #define VEC_FIRST_DEVICE 0x30
 #define VEC_LAST_DEVICE 0xEF
 
@@ -27,6 +35,7 @@ struct __attribute__((packed)) tss {
 	uint64_t reserved2;
 	uint16_t reserved3;
 	uint16_t iomap_base;
+	uint8_t iomap[8192 + 1]; /* a clear bit allows a port; the 0xFF byte ends it */
 };
 
 struct __attribute__((packed)) idt_entry {
@@ -44,10 +53,11 @@ struct __attribute__((packed)) table_ptr {
 	uint64_t base;
 };
 
-static uint64_t gdt[5];
+static uint64_t gdt[7];
 static struct tss tss;
 static struct idt_entry idt[256];
 static _Alignas(16) uint8_t double_fault_stack[16384];
+static _Alignas(16) uint8_t ring0_stack[32768]; /* for traps from ring 3 */
 
 static struct {
 	irq_handler fn;
@@ -56,7 +66,7 @@ static struct {
 } vectors[256];
 static int next_vector = VEC_FIRST_DEVICE;
 
-static void set_gate(int vec, uint8_t ist)
+static void set_gate(int vec, uint8_t ist, uint8_t dpl)
 {
 	extern char isr_stubs[];
 	uint64_t addr = (uint64_t)(uintptr_t)(isr_stubs + 16 * vec);
@@ -65,7 +75,7 @@ static void set_gate(int vec, uint8_t ist)
 		.offset_lo = (uint16_t)addr,
 		.selector = SEL_CODE,
 		.ist = ist,
-		.type = 0x8E, /* present, DPL 0, 64-bit interrupt gate */
+		.type = (uint8_t)(0x8E | dpl << 5), /* present, 64-bit interrupt gate */
 		.offset_mid = (uint16_t)(addr >> 16),
 		.offset_hi = (uint32_t)(addr >> 32),
 	};
@@ -81,8 +91,12 @@ void trap_init(void)
 	gdt[3] = (tss_limit & 0xFFFF) | ((tss_base & 0xFFFFFF) << 16) | (0x89ull << 40) |
 		 (((tss_limit >> 16) & 0xF) << 48) | (((tss_base >> 24) & 0xFF) << 56);
 	gdt[4] = tss_base >> 32;
+	gdt[5] = 0x00CFF2000000FFFFull; /* data, DPL 3 */
+	gdt[6] = 0x00AFFA000000FFFFull; /* 64-bit code, DPL 3 */
+	tss.rsp[0] = (uint64_t)(uintptr_t)(ring0_stack + sizeof(ring0_stack));
 	tss.ist[0] = (uint64_t)(uintptr_t)(double_fault_stack + sizeof(double_fault_stack));
-	tss.iomap_base = sizeof(tss);
+	tss.iomap_base = offsetof(struct tss, iomap);
+	tss.iomap[8192] = 0xFF;
 
 	struct table_ptr gp = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
 	__asm__ volatile("lgdt %0\n\t"
@@ -99,10 +113,44 @@ void trap_init(void)
 			 : "m"(gp), "i"(SEL_CODE), "r"(SEL_DATA), "r"(SEL_TSS)
 			 : "rax", "memory");
 
+	/* #BP with DPL 3: ring 3's int3 is kcall()'s way in. */
 	for (int v = 0; v < 256; v++)
-		set_gate(v, v == 8 ? 1 : 0);
+		set_gate(v, v == 8 ? 1 : 0, v == VEC_BREAKPOINT ? 3 : 0);
 	struct table_ptr ip = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 	__asm__ volatile("lidt %0" : : "m"(ip));
+}
+
+long kcall(long (*fn)(void *arg), void *arg)
+{
+	long r;
+
+	if (cpu_ring() == 0) {
+		uint64_t flags = irq_save();
+		r = fn(arg);
+		irq_restore(flags);
+		return r;
+	}
+	__asm__ volatile("int3" : "=a"(r) : "D"(fn), "S"(arg) : "memory", "cc");
+	return r;
+}
+
+_Noreturn void enter_ring3(void (*fn)(void))
+{
+	/* fn starts on this stack, aligned as after a call. */
+	__asm__ volatile(
+		"mov %%rsp, %%rax\n\t"
+		"and $-16, %%rax\n\t"
+		"sub $8, %%rax\n\t"
+		"pushq %[ss]\n\t"
+		"pushq %%rax\n\t"
+		"pushq %[flags]\n\t"
+		"pushq %[cs]\n\t"
+		"pushq %[fn]\n\t"
+		"iretq"
+		:
+		: [ss] "i"(SEL_USER_DATA), [flags] "i"(RFLAGS_IF | 2), [cs] "i"(SEL_USER_CODE), [fn] "r"(fn)
+		: "rax", "memory");
+	__builtin_unreachable();
 }
 
 int irq_alloc_vector(irq_handler fn, void *arg)
@@ -166,6 +214,11 @@ _Noreturn static void exception(const struct trap_frame *f)
 void trap_dispatch(struct trap_frame *f);
 void trap_dispatch(struct trap_frame *f)
 {
+	if (f->vector == VEC_BREAKPOINT && (f->cs & 3)) {
+		long (*fn)(void *) = (long (*)(void *))(uintptr_t)f->rdi;
+		f->rax = (uint64_t)fn((void *)(uintptr_t)f->rsi);
+		return;
+	}
 	if (f->vector < 32)
 		exception(f);
 	vectors[f->vector].count++;
