@@ -24,6 +24,8 @@
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define CR4_LA57 (1ull << 12)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
 #define MAP_BUF_BYTES (64u << 10)
 #define MAP_MAX (MAP_BUF_BYTES / sizeof(EFI_MEMORY_DESCRIPTOR))
 #define EBS_TRIES 8
@@ -223,13 +225,15 @@ static uint64_t read_cr4(void)
 	return v;
 }
 
-/* Interrupts off, SSE on for newlib (UEFI leaves it on; make sure), then
- * kernel_main on our stack.  The firmware's stack is left behind. */
+/* Interrupts off, SSE on for newlib (UEFI leaves it on; make sure), SMEP
+ * and SMAP off (the kernel's pages are user pages: it runs in ring 3 after
+ * boot, kernel/trap.h), then kernel_main on our stack.  The firmware's
+ * stack is left behind. */
 _Noreturn static void enter_kernel(void)
 {
 	__asm__ volatile("cli");
 	uint64_t cr0 = (read_cr0() & ~CR0_EM) | CR0_MP;
-	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	uint64_t cr4 = (read_cr4() & ~(CR4_SMEP | CR4_SMAP)) | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	__asm__ volatile("mov %0, %%cr0" : : "r"(cr0));
 	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
 	__asm__ volatile("mov %0, %%rsp\n\t"
