@@ -317,9 +317,10 @@ static void mark_taken(struct scan *s, const uint8_t *raw)
 		else
 			return;
 	}
-	for (unsigned g = 0; 5 + g * 9 < SFN_TRIES; g++)
-		if (((s->hash + g * 0x9E37u) & 0xFFFF) == h)
-			set_taken(s, 5 + g * 9 + (unsigned)(raw[7] - '1'));
+	/* h = hash + g * 0x9E37 (mod 2^16), and 0x7787 * 0x9E37 = 1 (mod 2^16). */
+	uint32_t g = ((h - s->hash) * 0x7787u) & 0xFFFF;
+	if (5 + g * 9 < SFN_TRIES)
+		set_taken(s, 5 + g * 9 + (unsigned)(raw[7] - '1'));
 }
 
 /* Fills slot's plan for name from what the scan saw; the set starts at
