@@ -96,13 +96,61 @@ void dir_stat(const struct fat_volume *v, const uint8_t *raw, struct fat_stat *s
 	st->wdate = (uint16_t)(raw[24] | raw[25] << 8);
 }
 
+/* Where a long name is being read, entry by entry. */
+struct lfn_state {
+	int left; /* pieces still expected; 0: no set being read; -1: complete */
+	int count; /* pieces in the set */
+	uint8_t sum; /* the short name checksum they carry */
+	uint32_t first; /* entry number of the set's first piece */
+};
+
+/* Takes the long-name entry raw (entry number index); returns its ord
+ * (1..20) if it belongs to the set being read, 0 if it is ignored. */
+static int lfn_piece(struct lfn_state *st, const uint8_t *raw, uint32_t index)
+{
+	int ord = raw[0] & 0x1F;
+
+	if (raw[0] & LFN_LAST) {
+		st->left = ord >= 1 && ord <= 20 ? ord : 0;
+		st->count = st->left;
+		st->sum = raw[13];
+		st->first = index;
+		if (!st->left)
+			return 0;
+	} else if (st->left <= 0 || ord != st->left || raw[13] != st->sum) {
+		st->left = 0; /* an orphaned or out-of-order piece: ignore the set */
+		return 0;
+	}
+	if (--st->left == 0)
+		st->left = -1; /* complete: the short entry must come next */
+	return ord;
+}
+
+/* At the short entry raw: 1 if a complete set with its checksum came right
+ * before it.  Either way no set is being read after it. */
+static int lfn_end(struct lfn_state *st, const uint8_t *raw)
+{
+	int ok = st->left == -1 && short_name_checksum(raw) == st->sum;
+	st->left = 0;
+	return ok;
+}
+
+static uint16_t lfn_unit(const uint8_t *raw, int i)
+{
+	return (uint16_t)(raw[lfn_offsets[i]] | raw[lfn_offsets[i] + 1] << 8);
+}
+
+/* Neither shown nor found: the volume label, "." and "..". */
+static int entry_hidden(const uint8_t *raw)
+{
+	return ((raw[11] & FAT_ATTR_VOLUME) && !(raw[11] & FAT_ATTR_DIR)) ||
+	       (raw[0] == '.' && (raw[1] == ' ' || (raw[1] == '.' && raw[2] == ' ')));
+}
+
 int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot)
 {
 	uint16_t units[20 * LFN_UNITS + 1];
-	int lfn_left = 0; /* pieces still expected; 0: no long name being read */
-	int lfn_count = 0;
-	uint8_t lfn_sum = 0;
-	uint32_t first = 0;
+	struct lfn_state st = {0};
 
 	for (;;) {
 		struct fat_entry_pos pos;
@@ -117,41 +165,22 @@ int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot)
 			return 0; /* the end marker: nothing follows */
 		d->index++;
 		if (raw[0] == 0xE5) {
-			lfn_left = 0;
+			st.left = 0;
 			continue;
 		}
 		if ((raw[11] & 0x3F) == FAT_ATTR_LFN) {
-			int ord = raw[0] & 0x1F;
-			if (raw[0] & LFN_LAST) {
-				lfn_left = ord >= 1 && ord <= 20 ? ord : 0;
-				lfn_count = lfn_left;
-				lfn_sum = raw[13];
-				first = index;
-			} else if (!lfn_left || ord != lfn_left || raw[13] != lfn_sum) {
-				lfn_left = 0; /* an orphaned or out-of-order piece: ignore the set */
-				continue;
-			}
-			if (lfn_left) {
-				for (int i = 0; i < LFN_UNITS; i++)
-					units[(ord - 1) * LFN_UNITS + i] =
-						(uint16_t)(raw[lfn_offsets[i]] | raw[lfn_offsets[i] + 1]
-											 << 8);
-				lfn_left--;
-				if (lfn_left == 0)
-					lfn_left = -1; /* complete: the short entry must come next */
-			}
+			int ord = lfn_piece(&st, raw, index);
+			for (int i = 0; ord && i < LFN_UNITS; i++)
+				units[(ord - 1) * LFN_UNITS + i] = lfn_unit(raw, i);
 			continue;
 		}
-		int have_lfn = lfn_left == -1 && short_name_checksum(raw) == lfn_sum;
-		lfn_left = 0;
-		if ((raw[11] & FAT_ATTR_VOLUME) && !(raw[11] & FAT_ATTR_DIR))
-			continue; /* the volume label */
-		if (raw[0] == '.' && (raw[1] == ' ' || (raw[1] == '.' && raw[2] == ' ')))
-			continue; /* "." and ".." */
+		int have_lfn = lfn_end(&st, raw);
+		if (entry_hidden(raw))
+			continue;
 		e->name[0] = '\0';
 		if (have_lfn) {
 			int n = 0;
-			while (n < lfn_count * LFN_UNITS && units[n] != 0x0000 && units[n] != 0xFFFF)
+			while (n < st.count * LFN_UNITS && units[n] != 0x0000 && units[n] != 0xFFFF)
 				n++;
 			if (utf16_to_utf8(units, n, e->name, sizeof(e->name)) < 0)
 				e->name[0] = '\0';
@@ -162,7 +191,7 @@ int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot)
 		if (slot) {
 			slot->dir_cluster = d->cluster;
 			slot->index = index;
-			slot->first = have_lfn ? first : index;
+			slot->first = have_lfn ? st.first : index;
 			slot->pos = pos;
 			memcpy(slot->raw, raw, DIRENT_SIZE);
 		}
@@ -170,75 +199,242 @@ int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot)
 	}
 }
 
+/* Points *e at entry index of d's directory and returns how many entries
+ * its sector holds from there on; 0 past the end, or an error.  *e is valid
+ * until the next cache call. */
+static int entry_run(struct fat_dir *d, uint32_t index, uint8_t **e)
+{
+	struct fat_entry_pos pos;
+	uint8_t *s;
+	int rc = entry_pos(d, index, &pos);
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	if ((rc = cache_get(d->vol, pos.sector, CACHE_DIR, &s)) < 0)
+		return rc;
+	*e = s + pos.offset;
+	return (int)((d->vol->sec_bytes - pos.offset) / DIRENT_SIZE);
+}
+
+#define SFN_TRIES 1000 /* generated short names tried: ~1..~999 */
+
+/* A lookup's single pass over a directory: it compares each entry with the
+ * name (raw bytes, no name decoded) and, should the name be missing, plans
+ * where dir_add puts it: the first free run long enough, and for a name
+ * without an 8.3 form the first generated short name no entry has. */
+struct scan {
+	uint16_t units[20 * LFN_UNITS];
+	int nunits; /* the name in UTF-16 units; -1: no long name can equal it */
+	int lmatch; /* the set being read equals the name so far */
+	unsigned need; /* entries a new set takes; 0: no plan (not a valid new name) */
+	uint32_t run; /* free entries right before the current one */
+	int gen; /* the short name is to be generated */
+	uint8_t basis[11];
+	uint32_t hash;
+	uint8_t cand[4][11]; /* the basis with ~1..~4 */
+	uint8_t taken[(SFN_TRIES + 8) / 8 + 1]; /* generated names already present */
+	uint64_t key, mask; /* the name's start as a short entry's base must hold it */
+};
+
+/* The 8 bytes at p (as one word) with ASCII a-z upper-cased. */
+static uint64_t upper8(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	uint64_t low7 = w & ~high;
+	uint64_t ge_a = low7 + ones * (0x80 - 'a'); /* top bit: low7 >= 'a' */
+	uint64_t gt_z = low7 + ones * (0x7F - 'z'); /* top bit: low7 > 'z' */
+	return w ^ ((ge_a & ~gt_z & ~w & high) >> 2);
+}
+
+/* Sets the quick test for short entries: the name's first b bytes before
+ * any '.' (at most 8), which a short entry whose display form equals the
+ * name has in bytes 0..b-1 of its base, the same up to case.  (A '?' may
+ * stand for a byte the display form replaces: then nothing is tested.) */
+static void set_key(struct scan *s, const char *name)
+{
+	uint8_t k[8] = {0}, m[8] = {0};
+
+	for (int i = 0; i < 8 && name[i] && name[i] != '.'; i++) {
+		if (name[i] == '?') {
+			memset(m, 0, sizeof(m));
+			break;
+		}
+		k[i] = (uint8_t)name[i];
+		m[i] = 0xFF;
+	}
+	s->key = upper8(k);
+	memcpy(&s->mask, m, 8);
+}
+
+/* Generated short name n (1 <= n < SFN_TRIES): the basis with ~1..~4,
+ * then two characters of the basis, four hex digits of a hash of the name
+ * and ~1..~9, as Windows does. */
+static void sfn_candidate(const uint8_t basis[11], uint32_t hash, unsigned n, uint8_t sfn[11])
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	memcpy(sfn, basis, 11);
+	if (n <= 4) {
+		short_name_tail(sfn, n);
+		return;
+	}
+	uint32_t h = (hash + (n - 5) / 9 * 0x9E37u) & 0xFFFF;
+	if (sfn[1] == ' ')
+		sfn[1] = '_';
+	for (int i = 0; i < 4; i++)
+		sfn[2 + i] = (uint8_t)hex[(h >> (12 - 4 * i)) & 15];
+	sfn[6] = sfn[7] = ' ';
+	short_name_tail(sfn, (n - 5) % 9 + 1);
+}
+
+static void set_taken(struct scan *s, unsigned n) { s->taken[n / 8] |= (uint8_t)(1u << (n % 8)); }
+
+/* Notes which generated short name, if any, the short entry raw has. */
+static void mark_taken(struct scan *s, const uint8_t *raw)
+{
+	if (raw[0] != s->basis[0] || memcmp(raw + 8, s->basis + 8, 3) != 0)
+		return;
+	for (unsigned n = 1; n <= 4; n++) {
+		if (memcmp(raw, s->cand[n - 1], 11) == 0) {
+			set_taken(s, n);
+			return;
+		}
+	}
+	/* The hashed form: its group from the four hex digits, then ~1..~9. */
+	if (raw[1] != (s->basis[1] == ' ' ? '_' : s->basis[1]) || raw[6] != '~' || raw[7] < '1' ||
+	    raw[7] > '9')
+		return;
+	uint32_t h = 0;
+	for (int i = 2; i < 6; i++) {
+		uint8_t c = raw[i];
+		if (c >= '0' && c <= '9')
+			h = h << 4 | (uint32_t)(c - '0');
+		else if (c >= 'A' && c <= 'F')
+			h = h << 4 | (uint32_t)(c - 'A' + 10);
+		else
+			return;
+	}
+	/* h = hash + g * 0x9E37 (mod 2^16), and 0x7787 * 0x9E37 = 1 (mod 2^16). */
+	uint32_t g = ((h - s->hash) * 0x7787u) & 0xFFFF;
+	if (5 + g * 9 < SFN_TRIES)
+		set_taken(s, 5 + g * 9 + (unsigned)(raw[7] - '1'));
+}
+
+/* Fills slot's plan for name from what the scan saw; the set starts at
+ * entry `room`. */
+static void plan(struct scan *s, const char *name, uint32_t room, struct dir_slot *slot)
+{
+	slot->planned = 0;
+	if (!s->need)
+		return;
+	if (!short_name_exact(name, slot->sfn, &slot->nt)) {
+		unsigned n = 1;
+		while (n < SFN_TRIES && (s->taken[n / 8] >> (n % 8) & 1))
+			n++;
+		if (n == SFN_TRIES)
+			return; /* dir_add finds none either: -EEXIST */
+		sfn_candidate(s->basis, s->hash, n, slot->sfn);
+		slot->nt = 0;
+	}
+	slot->room = room;
+	slot->planned = 1;
+}
+
+/* The pass itself: looks name up if match is set (returns 1 with slot
+ * filled when found) and otherwise plans its addition (returns 0). */
+static int scan_dir(struct fat_volume *v, uint32_t dir_cluster, const char *name, int match,
+		    struct dir_slot *slot)
+{
+	static struct scan s; /* large: kept off the stack */
+	struct lfn_state st = {0};
+	struct fat_dir d;
+	uint8_t sfn[11], nt;
+	uint32_t room = 0;
+	int have_room = 0;
+
+	s.nunits = utf8_to_utf16(name, s.units, 20 * LFN_UNITS);
+	s.need = 0;
+	if (s.nunits > 0 && s.nunits <= FAT_NAME_MAX && name_valid(name) && strcmp(name, ".") != 0 &&
+	    strcmp(name, "..") != 0) {
+		s.gen = !short_name_exact(name, sfn, &nt);
+		s.need = s.gen ? ((unsigned)s.nunits + LFN_UNITS - 1) / LFN_UNITS + 1 : 1;
+	}
+	for (int i = 0; i < s.nunits; i++)
+		if (s.units[i] == 0xFFFF)
+			s.nunits = -1; /* a long name's padding: it ends any name read */
+	if (s.need && s.gen) {
+		short_name_basis(name, s.basis);
+		s.hash = 2166136261u;
+		for (const char *p = name; *p; p++)
+			s.hash = (s.hash ^ (uint8_t)*p) * 16777619u;
+		for (unsigned n = 1; n <= 4; n++)
+			sfn_candidate(s.basis, s.hash, n, s.cand[n - 1]);
+		memset(s.taken, 0, sizeof(s.taken));
+	}
+	int gen = s.need && s.gen;
+	set_key(&s, name);
+	s.run = 0;
+	slot->dir_cluster = dir_cluster;
+	slot->planned = 0;
+	dir_open(v, dir_cluster, &d);
+	for (uint32_t index = 0;;) {
+		uint8_t *raw;
+		int n = entry_run(&d, index, &raw);
+		if (n < 0)
+			return n;
+		if (n == 0 || raw[0] == 0x00) { /* the end: free from here on */
+			plan(&s, name, have_room ? room : index - s.run, slot);
+			return 0;
+		}
+		for (; n > 0 && raw[0] != 0x00; n--, index++, raw += DIRENT_SIZE) {
+			if (raw[0] == 0xE5) {
+				st.left = 0;
+				if (++s.run == s.need && !have_room)
+					room = index + 1 - s.need, have_room = 1;
+				continue;
+			}
+			s.run = 0;
+			if ((raw[11] & 0x3F) == FAT_ATTR_LFN) {
+				int ord = lfn_piece(&st, raw, index);
+				if (!match || !ord)
+					continue;
+				if (raw[0] & LFN_LAST)
+					s.lmatch = s.nunits > 0 && st.count * LFN_UNITS >= s.nunits;
+				for (int i = 0, k = (ord - 1) * LFN_UNITS; i < LFN_UNITS && s.lmatch;
+				     i++, k++) {
+					uint16_t u = lfn_unit(raw, i), w = k < s.nunits ? s.units[k] : 0;
+					if (k < s.nunits)
+						s.lmatch = (u >= 'a' && u <= 'z' ? u - 32 : u) ==
+							   (w >= 'a' && w <= 'z' ? w - 32 : w);
+					else if (k == s.nunits)
+						s.lmatch =
+							u == 0x0000 || u == 0xFFFF; /* the name ends there */
+				}
+				continue;
+			}
+			if (gen)
+				mark_taken(&s, raw);
+			int have_lfn = lfn_end(&st, raw), long_equal = have_lfn && s.lmatch;
+			if (!match || (!long_equal && ((upper8(raw) ^ s.key) & s.mask)))
+				continue; /* told apart by the quick test */
+			if (entry_hidden(raw) || !(long_equal || short_name_equal(raw, name)))
+				continue;
+			slot->index = index;
+			slot->first = have_lfn ? st.first : index;
+			memcpy(slot->raw, raw, DIRENT_SIZE);
+			int err = entry_pos(&d, index, &slot->pos);
+			return err ? (err < 0 ? err : -EIO) : 1;
+		}
+	}
+}
+
 int dir_lookup(struct fat_volume *v, uint32_t dir_cluster, const char *name, struct dir_slot *slot)
 {
-	static struct fat_dirent e; /* large (a 766-byte name): kept off the stack */
-	struct fat_dir d;
-	char short_form[13];
-	int rc;
-
-	dir_open(v, dir_cluster, &d);
-	while ((rc = dir_next(&d, &e, slot)) == 1) {
-		short_name_display(slot->raw, 0, short_form);
-		if (name_equal(e.name, name) || name_equal(short_form, name))
-			return 0;
-	}
-	return rc < 0 ? rc : -ENOENT;
-}
-
-/* 1 if some entry of the directory has this short name. */
-static int short_name_taken(struct fat_volume *v, uint32_t dir_cluster, const uint8_t sfn[11], int *err)
-{
-	struct fat_dir d;
-	struct fat_entry_pos pos;
-	uint8_t raw[DIRENT_SIZE];
-
-	dir_open(v, dir_cluster, &d);
-	for (uint32_t i = 0;; i++) {
-		int rc = entry_pos(&d, i, &pos);
-		if (rc)
-			return rc < 0 ? (*err = rc, 1) : 0;
-		if ((rc = dir_read_entry(v, pos, raw)) < 0)
-			return *err = rc, 1;
-		if (raw[0] == 0x00)
-			return 0;
-		if (raw[0] != 0xE5 && (raw[11] & 0x3F) != FAT_ATTR_LFN && memcmp(raw, sfn, 11) == 0)
-			return 1;
-	}
-}
-
-/* A short name for a long one: the basis with ~1..~4, then two characters
- * of the basis, four hex digits of a hash of the name and ~1..~9, as
- * Windows does; each candidate is checked against the directory. */
-static int make_short_name(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t sfn[11])
-{
-	uint8_t basis[11];
-	uint32_t hash = 2166136261u;
-	int err = 0;
-
-	short_name_basis(name, basis);
-	for (const char *p = name; *p; p++)
-		hash = (hash ^ (uint8_t)*p) * 16777619u;
-	for (unsigned n = 1; n < 1000; n++) {
-		memcpy(sfn, basis, 11);
-		if (n <= 4) {
-			short_name_tail(sfn, n);
-		} else {
-			static const char hex[] = "0123456789ABCDEF";
-			uint32_t h = (hash + (n - 5) / 9 * 0x9E37u) & 0xFFFF;
-			if (sfn[1] == ' ')
-				sfn[1] = '_';
-			for (int i = 0; i < 4; i++)
-				sfn[2 + i] = (uint8_t)hex[(h >> (12 - 4 * i)) & 15];
-			sfn[6] = sfn[7] = ' ';
-			short_name_tail(sfn, (n - 5) % 9 + 1);
-		}
-		if (!short_name_taken(v, dir_cluster, sfn, &err))
-			return 0;
-		if (err < 0)
-			return err;
-	}
-	return -EEXIST;
+	int rc = scan_dir(v, dir_cluster, name, 1, slot);
+	return rc < 0 ? rc : rc ? 0 : -ENOENT;
 }
 
 void fat_now(uint16_t *date, uint16_t *time)
@@ -281,44 +477,11 @@ static int grow(struct fat_volume *v, uint32_t last)
 	return err;
 }
 
-/* Finds `need` consecutive free entries; grows the directory if it must. */
-static int find_room(struct fat_volume *v, uint32_t dir_cluster, unsigned need, uint32_t *start)
-{
-	struct fat_dir d;
-	struct fat_entry_pos pos;
-	uint8_t raw[DIRENT_SIZE];
-	unsigned run = 0;
-
-	dir_open(v, dir_cluster, &d);
-	for (uint32_t i = 0;; i++) {
-		if (i >= DIR_ENTRIES_MAX)
-			return -ENOSPC; /* as large as a directory may be */
-		int rc = entry_pos(&d, i, &pos);
-		if (rc < 0)
-			return rc;
-		if (rc == 1) { /* past the last cluster */
-			if (dir_cluster == 0)
-				return -ENOSPC; /* the FAT12/16 root cannot grow */
-			if ((rc = grow(v, d.cur_cluster)) < 0)
-				return rc;
-			i--; /* look at entry i again, now in the new cluster */
-			continue;
-		}
-		if ((rc = dir_read_entry(v, pos, raw)) < 0)
-			return rc;
-		run = raw[0] == 0x00 || raw[0] == 0xE5 ? run + 1 : 0;
-		if (run == need) {
-			*start = i + 1 - need;
-			return 0;
-		}
-	}
-}
-
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
 	    uint32_t size, struct dir_slot *slot)
 {
 	uint16_t units[FAT_NAME_MAX + LFN_UNITS];
-	uint8_t sfn[11], nt = 0;
+	uint8_t sfn[11], nt;
 	int err;
 
 	if (!name_valid(name) || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -326,24 +489,40 @@ int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_
 	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
 	if (n < 0)
 		return n;
+	if (!slot->planned || slot->dir_cluster != dir_cluster) {
+		if ((err = scan_dir(v, dir_cluster, name, 0, slot)) < 0)
+			return err;
+		if (!slot->planned)
+			return -EEXIST; /* every generated short name is taken */
+	}
+	slot->planned = 0;
+	uint32_t start = slot->room;
 	unsigned pieces = 0;
 	if (!short_name_exact(name, sfn, &nt)) {
-		if ((err = make_short_name(v, dir_cluster, name, sfn)) < 0)
-			return err;
 		pieces = ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS;
 		units[n] = 0x0000; /* terminator, then 0xFFFF padding */
 		for (int i = n + 1; i < (int)pieces * LFN_UNITS; i++)
 			units[i] = 0xFFFF;
 	}
-	uint32_t start;
-	if ((err = find_room(v, dir_cluster, pieces + 1, &start)) < 0)
-		return err;
+	memcpy(sfn, slot->sfn, 11);
+	nt = slot->nt;
+	if (start + pieces + 1 > DIR_ENTRIES_MAX)
+		return -ENOSPC; /* as large as a directory may be */
 
 	struct fat_dir d;
 	struct fat_entry_pos pos;
 	uint8_t raw[DIRENT_SIZE];
-	uint8_t sum = short_name_checksum(sfn);
 	dir_open(v, dir_cluster, &d);
+	/* The whole set must fit before any of it is written. */
+	while ((err = entry_pos(&d, start + pieces, &pos)) != 0) {
+		if (err < 0)
+			return err;
+		if (dir_cluster == 0)
+			return -ENOSPC; /* the FAT12/16 root cannot grow */
+		if ((err = grow(v, d.cur_cluster)) < 0)
+			return err;
+	}
+	uint8_t sum = short_name_checksum(sfn);
 	for (unsigned k = 0; k < pieces; k++) {
 		unsigned ord = pieces - k; /* the last piece comes first */
 		memset(raw, 0, sizeof(raw));

@@ -114,6 +114,9 @@ void short_name_tail(uint8_t sfn[11], unsigned n);
 uint8_t short_name_checksum(const uint8_t sfn[11]);
 /* The display form of a short entry, with NT case flags applied. */
 void short_name_display(const uint8_t sfn[11], uint8_t nt, char *out);
+/* 1 if name equals the display form of sfn (case-insensitively): the same
+ * as name_equal() against short_name_display(), without building it. */
+int short_name_equal(const uint8_t sfn[11], const char *name);
 /* Case-insensitive (ASCII) equality of UTF-8 names. */
 int name_equal(const char *a, const char *b);
 /* 1 if the UTF-8 name is a valid long name (no / \ : * ? " < > | or control). */
@@ -126,9 +129,15 @@ struct dir_slot {
 	uint32_t first; /* entry number of the set's first entry */
 	struct fat_entry_pos pos; /* where the short entry is */
 	uint8_t raw[DIRENT_SIZE]; /* the short entry */
+	/* After dir_lookup found nothing (planned set): where dir_add puts the
+	 * name, found in the same pass. */
+	int planned;
+	uint32_t room; /* entry number of the new set's first entry */
+	uint8_t sfn[11], nt; /* its short name and NT case flags */
 };
 /* Looks name up in the directory that starts at dir_cluster (0: FAT12/16
- * root).  Returns 0 with *slot filled, -ENOENT, or an error. */
+ * root).  Returns 0 with *slot filled, -ENOENT (with *slot holding a plan
+ * for dir_add), or an error. */
 int dir_lookup(struct fat_volume *v, uint32_t dir_cluster, const char *name, struct dir_slot *slot);
 /* Starts an iteration over the directory at cluster (0: the root). */
 void dir_open(struct fat_volume *v, uint32_t cluster, struct fat_dir *d);
@@ -137,7 +146,10 @@ int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot);
 /* The cluster a ".." or directory entry's 0 means: the root. */
 uint32_t dir_root(const struct fat_volume *v);
 /* Adds an entry set for name with the given short-entry fields (attr,
- * cluster, size); fills *slot.  The directory grows by a cluster if needed. */
+ * cluster, size); fills *slot.  The directory grows by a cluster if needed.
+ * *slot comes from a dir_lookup of name in this directory: its plan is used
+ * if it has one (the directory must be unchanged since), otherwise the
+ * directory is scanned for room. */
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
 	    uint32_t size, struct dir_slot *slot);
 /* Marks an entry set deleted. */

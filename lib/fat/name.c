@@ -188,24 +188,56 @@ uint8_t short_name_checksum(const uint8_t sfn[11])
 	return sum;
 }
 
+/* The character the display form shows for byte i of a short name: an
+ * OEM code page byte (0x05 in byte 0 stands for 0xE5) is not UTF-8, so '?'. */
+static uint8_t shown(const uint8_t sfn[11], int i)
+{
+	return (i == 0 && sfn[0] == 0x05) || sfn[i] >= 0x80 ? '?' : sfn[i];
+}
+
 void short_name_display(const uint8_t sfn[11], uint8_t nt, char *out)
 {
 	int o = 0;
 
 	for (int i = 0; i < 8 && sfn[i] != ' '; i++) {
-		uint8_t c = i == 0 && sfn[0] == 0x05 ? 0xE5 : sfn[i];
-		if (c >= 0x80)
-			c = '?'; /* an OEM code page byte: not shown as UTF-8 */
+		uint8_t c = shown(sfn, i);
 		out[o++] = (char)((nt & NT_LOWER_BASE) && is_upper(c) ? c + 32 : c);
 	}
 	if (sfn[8] != ' ') {
 		out[o++] = '.';
 		for (int i = 8; i < 11 && sfn[i] != ' '; i++) {
-			uint8_t c = sfn[i] >= 0x80 ? '?' : sfn[i];
+			uint8_t c = shown(sfn, i);
 			out[o++] = (char)((nt & NT_LOWER_EXT) && is_upper(c) ? c + 32 : c);
 		}
 	}
 	out[o] = '\0';
+}
+
+int short_name_equal(const uint8_t sfn[11], const char *name)
+{
+	const uint8_t *p = (const uint8_t *)name;
+
+	/* name_equal() against short_name_display(), a byte at a time and
+	 * stopping at the first difference. */
+	for (int i = 0; i < 8 && sfn[i] != ' '; i++) {
+		uint8_t c = shown(sfn, i);
+		if (c == 0)
+			return *p == '\0'; /* a NUL ends the display form */
+		if (upper(*p++) != upper(c))
+			return 0;
+	}
+	if (sfn[8] != ' ') {
+		if (*p++ != '.')
+			return 0;
+		for (int i = 8; i < 11 && sfn[i] != ' '; i++) {
+			uint8_t c = shown(sfn, i);
+			if (c == 0)
+				return *p == '\0';
+			if (upper(*p++) != upper(c))
+				return 0;
+		}
+	}
+	return *p == '\0';
 }
 
 int name_equal(const char *a, const char *b)

@@ -336,6 +336,96 @@ static void test_4085(void **s) { (void)s, test_boundary("-F 16 -s 1", 4300, 408
 static void test_65524(void **s) { (void)s, test_boundary("-F 16 -s 1", 66000, 65524, 16); }
 static void test_65525(void **s) { (void)s, test_boundary("-F 32 -s 1", 67000, 65525, 32); }
 
+/* The names of /dir's entries in directory order, '|'-joined. */
+static void list_names(struct fat_volume *v, const char *dir, char *out, size_t size)
+{
+	static struct fat_dirent e;
+	struct fat_dir d;
+
+	out[0] = '\0';
+	assert_int_equal(fat_opendir(v, dir, &d), 0);
+	while (fat_readdir(&d, &e) == 1)
+		snprintf(out + strlen(out), size - strlen(out), "%s|", e.name);
+}
+
+/* A failed lookup also plans the new entry set: a free run of the right
+ * length (a freed gap, else the end, growing the directory), and the first
+ * generated short name no entry has, however many tails are in use. */
+static void test_lookup_plans_new_entries(void **s)
+{
+	(void)s;
+	struct vol t;
+	struct fat_stat st;
+	char names[2048];
+
+	make_image(&t, &layouts[2]); /* FAT32, 512-byte clusters: 16 entries each */
+	mount_vol(&t, 512, 0);
+	assert_int_equal(fat_mkdir(&t.v, "/d"), 0);
+	/* Tails: ~1..~4, then the hashed form. */
+	for (int i = 0; i < 7; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "/d/Same Prefix %d.data", i);
+		write_file(&t.v, name, name, strlen(name));
+	}
+	/* Looked up by its short form too, in any case. */
+	assert_int_equal(fat_stat(&t.v, "/d/samepr~2.dat", &st), 0);
+	assert_int_equal(st.size, strlen("/d/Same Prefix 1.data"));
+	/* A freed tail is taken again, the set going into the freed entries. */
+	assert_int_equal(fat_remove(&t.v, "/d/Same Prefix 1.data"), 0);
+	write_file(&t.v, "/d/Same Prefix 7.data", "x", 1);
+	assert_int_equal(fat_stat(&t.v, "/d/SAMEPR~2.DAT", &st), 0);
+	assert_int_equal(st.size, 1);
+	/* A one-entry gap takes an 8.3 name; a long name goes past it. */
+	assert_int_equal(fat_remove(&t.v, "/d/Same Prefix 3.data"), 0); /* frees 3 entries */
+	write_file(&t.v, "/d/a.txt", "a", 1);
+	write_file(&t.v, "/d/A much longer name than fits in the gap.txt", "b", 1);
+	list_names(&t.v, "/d", names, sizeof(names));
+	assert_string_equal(names, "Same Prefix 0.data|Same Prefix 7.data|Same Prefix 2.data|a.txt|"
+				   "Same Prefix 4.data|Same Prefix 5.data|Same Prefix 6.data|"
+				   "A much longer name than fits in the gap.txt|");
+	/* Entries 2..27 are used but the gap's last two, which f0 and f1
+	 * fill; f2 and f3 take 28 and 29, and the next set (4 entries, 30..33)
+	 * spans into a third cluster. */
+	for (int i = 0; i < 4; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "/d/f%d.txt", i);
+		write_file(&t.v, name, "f", 1);
+	}
+	write_file(&t.v, "/d/Into the third cluster of it.txt", "c", 1);
+	assert_int_equal(fat_stat(&t.v, "/d/Into the third cluster of it.txt", &st), 0);
+	assert_int_equal(
+		fat_open(&t.v, "/d/f0.txt", FAT_O_WRITE | FAT_O_CREATE | FAT_O_EXCL, &(struct fat_file){0}),
+		-EEXIST);
+	/* A hashed tail in use is skipped: rename the entry that has one to
+	 * exactly its short name (an 8.3 name: the short entry keeps it), then,
+	 * ~1..~4 all taken, create its long name again. */
+	unmount_vol(&t);
+	char *line = run_output(
+		"mdir -i %s ::/d 2>&1 | grep 'Same Prefix 6.data' | awk '{print $1 \".\" $2}'", t.img);
+	assert_int_equal(strlen(line), 13); /* e.g. "SA1234~1.DAT\n" */
+	assert_memory_equal(line + 6, "~1.DAT", 6);
+	char hashed[32], second[32];
+	snprintf(hashed, sizeof(hashed), "/d/%.12s", line);
+	snprintf(second, sizeof(second), "%.7s2.DAT", line);
+	free(line);
+	mount_vol(&t, 512, 0);
+	assert_int_equal(fat_rename(&t.v, "/d/Same Prefix 6.data", hashed), 0);
+	write_file(&t.v, "/d/Same Prefix 8.data", "8", 1); /* ~4, freed with 3, taken again */
+	write_file(&t.v, "/d/Same Prefix 6.data", "again", 5);
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, 0));
+	char *ls = run_output("mdir -i %s ::/d 2>&1", t.img);
+	char want[64];
+	snprintf(want, sizeof(want), "%.8s DAT         5", second);
+	assert_non_null(strstr(ls, want));
+	assert_non_null(strstr(ls, "SAMEPR~2 DAT         1"));
+	assert_non_null(strstr(ls, "Into the third cluster of it.txt"));
+	free(ls);
+	assert_mtools_file(&t, "/d/Same Prefix 6.data", "again", 5);
+	assert_mtools_file(&t, "/d/Into the third cluster of it.txt", "c", 1);
+	unlink(t.img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,7 +434,7 @@ int main(void)
 		cmocka_unit_test(test_fat16_4k), cmocka_unit_test(test_mbr),
 		cmocka_unit_test(test_gpt),	 cmocka_unit_test(test_4084),
 		cmocka_unit_test(test_4085),	 cmocka_unit_test(test_65524),
-		cmocka_unit_test(test_65525),
+		cmocka_unit_test(test_65525),	 cmocka_unit_test(test_lookup_plans_new_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-
 #include "tests/unit/fat_img.h"
 
 #define NDIRS 3
@@ -189,12 +188,20 @@ static void run_model(const char *mkfs)
 	fprintf(stderr, "  %u writes found the volume full\n", full_hits);
 	full_hits = 0;
 	assert_true(fsck_ok(img, 0));
-	/* mtools extracts exactly the model. */
+	/* mtools extracts exactly the model.  MTOOLS_SKIP_CHECK: mtools 4.0.32's
+	 * check_fat() (fat.c) takes num_clus as the count of clusters, not the
+	 * highest cluster number (count + 1), and refuses the whole volume when
+	 * an entry below num_clus links to the last cluster ("Cluster # at 1576
+	 * too big(0x62b)" on a 1578-cluster FAT12 whose clusters are 2..1579).
+	 * The link is valid (fsck.fat -n above accepts it, as does Linux); the
+	 * check is only a sanity test, and with it skipped mtools reads the FAT
+	 * as it is. */
 	for (int d = 0; d < NDIRS; d++) {
 		for (int n = 0; n < NNAMES; n++) {
 			char path[128];
 			path_of(path, d, n);
-			char *out = run_output("mtype -i %s '::%s' 2>/dev/null", img, path);
+			char *out =
+				run_output("MTOOLS_SKIP_CHECK=1 mtype -i %s '::%s' 2>/dev/null", img, path);
 			if (model[d][n].exists) {
 				assert_int_equal(run_output_len, model[d][n].size);
 				assert_memory_equal(out, model[d][n].data, model[d][n].size);
