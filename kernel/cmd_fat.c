@@ -340,9 +340,48 @@ int cmd_sync(struct args *a)
 	return err < 0 ? shell_error("sync: %s", errstr(err)) : 0;
 }
 
+#define SMALL_FILE_BYTES 1024
+
+/* bench file create DIR COUNT: COUNT new files f0, f1, ... of 1 KiB each
+ * (1023 'x' and a newline, as the Linux guest's benchmark writes them) in
+ * the existing directory DIR, then a sync, all timed: the file system's
+ * own cost, with no console traffic per file. */
+static int bench_create(const char *dir, uint32_t count)
+{
+	char path[FAT_NAME_BYTES + 16];
+	struct fat_volume *v;
+	const char *rel;
+	int err = 0;
+
+	if (resolve(dir, &v, &rel) < 0)
+		return -1;
+	memset(file_buf, 'x', SMALL_FILE_BYTES - 1);
+	file_buf[SMALL_FILE_BYTES - 1] = '\n';
+	uint64_t t0 = time_ns();
+	for (uint32_t i = 0; i < count; i++) {
+		snprintf(path, sizeof(path), "%s/f%" PRIu32, strcmp(rel, "/") ? rel : "", i);
+		err = fat_open(v, path, FAT_O_WRITE | FAT_O_CREATE | FAT_O_EXCL, &file);
+		if (err == 0) {
+			ssize_t w = fat_write(&file, 0, file_buf, SMALL_FILE_BYTES);
+			err = w < 0 ? (int)w : 0;
+		}
+		if (err < 0)
+			return shell_error("%s/f%" PRIu32 ": %s", strcmp(dir, "/") ? dir : "", i,
+					   errstr(err));
+	}
+	err = fat_sync(v);
+	uint64_t ns = time_ns() - t0;
+	if (err < 0)
+		return shell_error("sync: %s", errstr(err));
+	kprintf("bench file op=create count=%" PRIu32 " size=%u ns=%" PRIu64 " files_per_s=%" PRIu64 "\n",
+		count, SMALL_FILE_BYTES, ns, ns ? (uint64_t)count * 1000000000u / ns : 0);
+	return 0;
+}
+
 /* bench file write PATH SIZE: the same buffer of the pattern written over
  * and over, then a sync, all timed; bench file read PATH SIZE: the first
- * SIZE bytes (at most the file) read back. */
+ * SIZE bytes (at most the file) read back; bench file create DIR COUNT:
+ * above. */
 int cmd_bench_file(struct args *a)
 {
 	uint32_t size = 0;
@@ -350,9 +389,11 @@ int cmd_bench_file(struct args *a)
 	const char *rel;
 	int is_write;
 
+	if (a->argc == 5 && strcmp(a->argv[2], "create") == 0)
+		return parse_size("bench", a->argv[4], &size) < 0 ? -1 : bench_create(a->argv[3], size);
 	if (a->argc != 5 ||
 	    (!(is_write = strcmp(a->argv[2], "write") == 0) && strcmp(a->argv[2], "read") != 0))
-		return shell_error("usage: bench file read|write PATH SIZE");
+		return shell_error("usage: bench file read|write PATH SIZE | bench file create DIR COUNT");
 	const char *path = a->argv[3];
 	if (parse_size("bench", a->argv[4], &size) < 0 || resolve(path, &v, &rel) < 0)
 		return -1;

@@ -38,7 +38,8 @@ static int cmd_bench(struct args *a)
 		return cmd_bench_blk(a);
 	if (a->argc >= 2 && strcmp(a->argv[1], "file") == 0)
 		return cmd_bench_file(a);
-	return shell_error("usage: bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE");
+	return shell_error("usage: bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE | "
+			   "bench file create DIR COUNT");
 }
 
 int parse_u64(const char *s, uint64_t *out)
@@ -76,7 +77,9 @@ static const struct shell_command commands[] = {
 	{"blk", "blk", 0, cmd_blk},
 	{"blkhash", "blkhash DISK LBA COUNT", 0, cmd_blkhash},
 	{"blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_blkfill},
-	{"bench", "bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE", 0, cmd_bench},
+	{"bench",
+	 "bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE | bench file create DIR COUNT", 0,
+	 cmd_bench},
 	{"poweroff", "poweroff", 0, cmd_poweroff},
 };
 

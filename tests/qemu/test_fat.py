@@ -283,3 +283,20 @@ def test_read_errors_leave_the_volume_unmounted(boot, img, tmp_path):
     q.send_raw("poweroff\n")
     assert q.wait_exit() == tinyvio.EXIT_POWEROFF
     assert open(img, "rb").read() == before
+
+
+def test_bench_file_lines(boot, img):
+    q = boot(extra=drive(img))
+    (line,) = ok(q, "bench file write /b.bin 3000000")
+    assert re.fullmatch(r"bench file op=write size=3000000 ns=\d+ mibps=\d+\.\d", line), line
+    (line,) = ok(q, "bench file read /b.bin 3000000")
+    assert re.fullmatch(r"bench file op=read size=3000000 ns=\d+ mibps=\d+\.\d", line), line
+    ok(q, "mkdir /many")
+    (line,) = ok(q, "bench file create /many 50")
+    assert re.fullmatch(r"bench file op=create count=50 size=1024 ns=\d+ files_per_s=\d+", line), line
+    assert q.cmd_lines("bench file create /many 1") == ["error: /many/f0: file exists"]
+    q.send_raw("poweroff\n")
+    assert q.wait_exit() == tinyvio.EXIT_POWEROFF
+    fsck(img)
+    assert len(mls(img, "/many")) == 50
+    assert mtype(img, "/many/f49") == b"x" * 1023 + b"\n"
