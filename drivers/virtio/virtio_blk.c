@@ -104,7 +104,9 @@ static int reap(struct virtio_blk *vb)
 		vb->owner[id] = NULL;
 		/* len counts the bytes the device wrote; 0 means no status byte. */
 		complete_part(r, len ? status_to_errno(vb->slots[id].status) : -EIO);
-		n++;
+		vb->stats.completions++;
+		if (n++ == 0)
+			vb->stats.reaps++;
 	}
 }
 
@@ -140,8 +142,10 @@ static int ready(void *arg)
 			return 1;
 		/* About to sleep: ask for an interrupt, and look once more in case
 		 * the completion landed before the request for it. */
-		if (!vb->opt.use_irq || !virtq_enable_irq(&vb->vq))
+		if (!vb->opt.use_irq || !virtq_enable_irq(&vb->vq)) {
+			vb->stats.idle++;
 			return 0;
+		}
 	}
 }
 
