@@ -62,8 +62,8 @@ static void print_stats(struct blk_device *b, int clear)
 	kprintf("%s requests=%" PRIu64 " notifies=%" PRIu64 " interrupts=%" PRIu64 " completions=%" PRIu64
 		" reaps=%" PRIu64 " waits=%" PRIu64 " idle=%" PRIu64 " resets=%" PRIu64
 		" requests_per_notify=%s completions_per_interrupt=%s completions_per_reap=%s\n",
-		b->name, s->requests, s->notifies, s->interrupts, s->completions, s->reaps, s->waits,
-		s->idle, s->resets, per_notify, per_irq, per_reap);
+		b->name, s->requests, s->notifies, s->interrupts, s->completions, s->reaps, s->waits, s->idle,
+		s->resets, per_notify, per_irq, per_reap);
 	if (clear)
 		memset(s, 0, sizeof(*s));
 }

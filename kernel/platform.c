@@ -45,12 +45,14 @@ int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int u
 			irq_restore(flags);
 			return -ETIMEDOUT;
 		}
-		/* The periodic tick bounds each halt, so the deadline is seen. */
+		/* The periodic tick bounds each halt, so the deadline is seen.  A
+		 * polling loop spins without `pause`: under QEMU's TCG that
+		 * instruction leaves the translated code and takes the global lock
+		 * the device model needs, and the device then crawls (null-co QD32:
+		 * 112k IOPS, p99 3.6 ms with it; 592k, p99 77 us without). */
 		if (use_irq)
 			cpu_idle();
 		irq_restore(flags);
-		if (!use_irq)
-			__asm__ volatile("pause");
 	}
 }
 
