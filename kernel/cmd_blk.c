@@ -60,10 +60,10 @@ static void print_stats(struct blk_device *b, int clear)
 	fmt_ratio(per_irq, sizeof(per_irq), s->completions, s->interrupts);
 	fmt_ratio(per_reap, sizeof(per_reap), s->completions, s->reaps);
 	kprintf("%s requests=%" PRIu64 " notifies=%" PRIu64 " interrupts=%" PRIu64 " completions=%" PRIu64
-		" reaps=%" PRIu64 " waits=%" PRIu64 " idle=%" PRIu64 " resets=%" PRIu64
+		" reaps=%" PRIu64 " waits=%" PRIu64 " spins=%" PRIu64 " sleeps=%" PRIu64 " resets=%" PRIu64
 		" requests_per_notify=%s completions_per_interrupt=%s completions_per_reap=%s\n",
-		b->name, s->requests, s->notifies, s->interrupts, s->completions, s->reaps, s->waits, s->idle,
-		s->resets, per_notify, per_irq, per_reap);
+		b->name, s->requests, s->notifies, s->interrupts, s->completions, s->reaps, s->waits,
+		s->spins, s->sleeps, s->resets, per_notify, per_irq, per_reap);
 	if (clear)
 		memset(s, 0, sizeof(*s));
 }

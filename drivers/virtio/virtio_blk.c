@@ -128,6 +128,7 @@ struct wait_ctx {
 	struct virtio_blk *vb;
 	struct blk_request *r; /* wait for this one, or */
 	unsigned room; /* for room for a chain of this many buffers */
+	int sleep; /* halt for an interrupt when nothing is done; else look again (poll) */
 };
 
 static int ready(void *arg)
@@ -140,21 +141,30 @@ static int ready(void *arg)
 			return 1;
 		if (w->r ? w->r->complete : virtq_has_room(&vb->vq, w->room))
 			return 1;
+		if (!w->sleep) {
+			vb->stats.spins++;
+			return 0;
+		}
 		/* About to sleep: ask for an interrupt, and look once more in case
 		 * the completion landed before the request for it. */
-		if (!vb->opt.use_irq || !virtq_enable_irq(&vb->vq)) {
-			vb->stats.idle++;
+		if (!virtq_enable_irq(&vb->vq)) {
+			vb->stats.sleeps++;
 			return 0;
 		}
 	}
 }
 
+/* Waits, bounded, for r to complete or for room for a chain of `room`
+ * buffers: in irq mode halting between interrupts, which are switched off
+ * again after (a completion that the waiter reaps anyway needs none). */
 static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 {
-	struct wait_ctx w = {vb, r, room};
+	struct wait_ctx w = {vb, r, room, vb->opt.use_irq};
 
 	vb->stats.waits++;
 	int err = plat_wait_until(ready, &w, plat_time_ns() + vb->opt.timeout_ns, vb->opt.use_irq);
+	if (vb->opt.use_irq)
+		virtq_disable_irq(&vb->vq);
 	if (err == -ETIMEDOUT)
 		recover(vb);
 	return err;
@@ -413,10 +423,7 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 		*why = "queue set-up refused";
 		goto fail;
 	}
-	if (vb->opt.use_irq)
-		virtq_enable_irq(&vb->vq);
-	else
-		virtq_disable_irq(&vb->vq);
+	virtq_disable_irq(&vb->vq); /* a wait asks for interrupts when it sleeps */
 	virtio_driver_ok(d);
 	vb->broken = 0;
 	return 0;

@@ -79,7 +79,8 @@ struct virtio_blk_stats {
 	uint64_t completions; /* used chains taken off the ring */
 	uint64_t reaps; /* ring scans that found at least one completion */
 	uint64_t waits; /* bounded waits entered (for a request, or for room) */
-	uint64_t idle; /* times a wait found nothing done and halted (irq) or looked again (poll) */
+	uint64_t spins; /* times a polling wait found nothing done and looked again */
+	uint64_t sleeps; /* times a wait asked for an interrupt and halted */
 	uint64_t resets; /* device resets after a timeout */
 };
 
