@@ -244,8 +244,11 @@ int cmd_bench_blk(struct args *a)
 	uint64_t t0 = time_ns();
 	/* Keep qd requests in flight: wait for each slot in turn and refill it.
 	 * Completions may come in any order; each latency is taken in the done
-	 * callback.  After an error nothing new is sent, but what is in flight
-	 * is waited for: the requests and buffers are reused by the next run. */
+	 * callback.  While the next slot is free too (it completed in the same
+	 * batch), the refill is marked BLK_F_MORE: the device hears once about
+	 * the whole batch.  After an error nothing new is sent, but what is in
+	 * flight is waited for: the requests and buffers are reused by the next
+	 * run. */
 	for (uint64_t i = 0; busy || (submitted < count && !err); i = (i + 1) % qd) {
 		struct bench_io *io = &ios[i];
 		if (io->busy) {
@@ -263,6 +266,9 @@ int cmd_bench_blk(struct args *a)
 						     .buf = io_buf + i * bs,
 						     .done = bench_done,
 						     .ctx = io};
+			struct bench_io *next = &ios[(i + 1) % qd];
+			if (qd > 1 && submitted + 1 < count && (!next->busy || next->r.complete))
+				io->r.flags = BLK_F_MORE;
 			io->start_ns = time_ns();
 			err = blk_submit(dev, &io->r);
 			if (err == 0) {
