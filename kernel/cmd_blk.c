@@ -1,5 +1,5 @@
 /*
- * Shell commands on raw disks: blk, blkhash, blkfill, bench blk.  They go
+ * Shell commands on raw disks: blk, blkstat, blkhash, blkfill, bench blk.  They go
  * through the block API only, exactly as a filesystem would.
  */
 #include <errno.h>
@@ -38,6 +38,52 @@ int cmd_blk(struct args *a)
 			vb->vq.packed ? "packed" : "split", vb->vq.size, vb->mode, vb->vdev.features,
 			b->read_only, vb->serial);
 	}
+	return 0;
+}
+
+/* n / d with one decimal, or "-" when d is 0. */
+static void fmt_ratio(char *out, size_t size, uint64_t n, uint64_t d)
+{
+	if (d == 0)
+		snprintf(out, size, "-");
+	else
+		snprintf(out, size, "%" PRIu64 ".%" PRIu64, n / d, n * 10 / d % 10);
+}
+
+static void print_stats(struct blk_device *b, int clear)
+{
+	struct virtio_blk *vb = virtio_blk_of(b);
+	struct virtio_blk_stats *s = &vb->stats;
+	char per_notify[24], per_irq[24], per_reap[24];
+
+	fmt_ratio(per_notify, sizeof(per_notify), s->requests, s->notifies);
+	fmt_ratio(per_irq, sizeof(per_irq), s->completions, s->interrupts);
+	fmt_ratio(per_reap, sizeof(per_reap), s->completions, s->reaps);
+	kprintf("%s requests=%" PRIu64 " notifies=%" PRIu64 " interrupts=%" PRIu64 " completions=%" PRIu64
+		" reaps=%" PRIu64 " waits=%" PRIu64 " spins=%" PRIu64 " sleeps=%" PRIu64 " resets=%" PRIu64
+		" requests_per_notify=%s completions_per_interrupt=%s completions_per_reap=%s\n",
+		b->name, s->requests, s->notifies, s->interrupts, s->completions, s->reaps, s->waits,
+		s->spins, s->sleeps, s->resets, per_notify, per_irq, per_reap);
+	if (clear)
+		memset(s, 0, sizeof(*s));
+}
+
+int cmd_blkstat(struct args *a)
+{
+	int clear = a->argc > 1 && strcmp(a->argv[a->argc - 1], "clear") == 0;
+	int named = a->argc - clear > 1;
+
+	if (a->argc - clear > 2)
+		return shell_error("usage: blkstat [DISK] [clear]");
+	if (named) {
+		struct blk_device *b = blk_find(a->argv[1]);
+		if (!b)
+			return shell_error("blkstat: %s: no such disk", a->argv[1]);
+		print_stats(b, clear);
+		return 0;
+	}
+	for (int i = 0; i < blk_count(); i++)
+		print_stats(blk_get(i), clear);
 	return 0;
 }
 
@@ -198,8 +244,11 @@ int cmd_bench_blk(struct args *a)
 	uint64_t t0 = time_ns();
 	/* Keep qd requests in flight: wait for each slot in turn and refill it.
 	 * Completions may come in any order; each latency is taken in the done
-	 * callback.  After an error nothing new is sent, but what is in flight
-	 * is waited for: the requests and buffers are reused by the next run. */
+	 * callback.  While the next slot is free too (it completed in the same
+	 * batch), the refill is marked BLK_F_MORE: the device hears once about
+	 * the whole batch.  After an error nothing new is sent, but what is in
+	 * flight is waited for: the requests and buffers are reused by the next
+	 * run. */
 	for (uint64_t i = 0; busy || (submitted < count && !err); i = (i + 1) % qd) {
 		struct bench_io *io = &ios[i];
 		if (io->busy) {
@@ -217,6 +266,9 @@ int cmd_bench_blk(struct args *a)
 						     .buf = io_buf + i * bs,
 						     .done = bench_done,
 						     .ctx = io};
+			struct bench_io *next = &ios[(i + 1) % qd];
+			if (qd > 1 && submitted + 1 < count && (!next->busy || next->r.complete))
+				io->r.flags = BLK_F_MORE;
 			io->start_ns = time_ns();
 			err = blk_submit(dev, &io->r);
 			if (err == 0) {

@@ -8,6 +8,7 @@
 
 /* cmd_blk.c: raw disks */
 int cmd_blk(struct args *a);
+int cmd_blkstat(struct args *a);
 int cmd_blkhash(struct args *a);
 int cmd_blkfill(struct args *a);
 int cmd_bench_blk(struct args *a);

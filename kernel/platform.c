@@ -69,7 +69,10 @@ int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int u
 			return 0;
 		if (time_ns() >= deadline)
 			return -ETIMEDOUT;
-		__asm__ volatile("pause");
+		/* A polling loop spins without `pause`: under QEMU's TCG that
+		 * instruction leaves the translated code and takes the global lock
+		 * the device model needs, and the device then crawls (null-co QD32:
+		 * 112k IOPS, p99 3.6 ms with it; 592k, p99 77 us without). */
 	}
 }
 

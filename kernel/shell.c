@@ -75,6 +75,7 @@ static const struct shell_command commands[] = {
 	{"df", "df [PATH]", 0, cmd_df},
 	{"sync", "sync", 0, cmd_sync},
 	{"blk", "blk", 0, cmd_blk},
+	{"blkstat", "blkstat [DISK] [clear]", 0, cmd_blkstat},
 	{"blkhash", "blkhash DISK LBA COUNT", 0, cmd_blkhash},
 	{"blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_blkfill},
 	{"bench",

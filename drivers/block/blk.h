@@ -5,7 +5,9 @@
  * completes later (r->done runs, r->complete becomes 1, r->status holds 0 or
  * a negative errno).  blk_submit() itself waits, bounded, while the device
  * queue is full: it never fails for lack of room and never drops a request.
- * blk_poll() reaps completions; blk_wait() waits for one request.
+ * blk_poll() reaps completions; blk_wait() waits for one request.  A batch
+ * of submits with BLK_F_MORE on all but the last costs the device one
+ * notification.
  *
  * Blocking API on top: blk_read(), blk_write(), blk_flush().
  *
@@ -23,6 +25,12 @@
 
 enum blk_op { BLK_READ, BLK_WRITE, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES };
 
+/* Another blk_submit() follows at once: the driver may hold this request's
+ * notification to the device and send one for the whole batch.  Whatever
+ * is held goes out at the next submit without the flag, blk_poll(),
+ * blk_wait(), or a wait for room. */
+#define BLK_F_MORE 1u
+
 struct blk_request {
 	enum blk_op op;
 	uint64_t lba;
@@ -30,6 +38,7 @@ struct blk_request {
 	void *buf; /* count * sector_size bytes, for READ and WRITE */
 	void (*done)(struct blk_request *r); /* optional; runs at completion */
 	void *ctx; /* for done */
+	unsigned flags; /* BLK_F_* */
 	int status;
 	volatile int complete;
 	uint32_t parts_left; /* driver's: pieces still in flight */

@@ -104,7 +104,9 @@ static int reap(struct virtio_blk *vb)
 		vb->owner[id] = NULL;
 		/* len counts the bytes the device wrote; 0 means no status byte. */
 		complete_part(r, len ? status_to_errno(vb->slots[id].status) : -EIO);
-		n++;
+		vb->stats.completions++;
+		if (n++ == 0)
+			vb->stats.reaps++;
 	}
 }
 
@@ -122,10 +124,20 @@ static void recover(struct virtio_blk *vb)
 		vb->broken = 1;
 }
 
+/* Tells the device about what was added, if it wants to be told. */
+static void kick(struct virtio_blk *vb)
+{
+	if (!vb->broken && virtq_kick_prepare(&vb->vq)) {
+		vb->stats.notifies++;
+		vb->vdev.t->notify(&vb->vdev, 0);
+	}
+}
+
 struct wait_ctx {
 	struct virtio_blk *vb;
 	struct blk_request *r; /* wait for this one, or */
 	unsigned room; /* for room for a chain of this many buffers */
+	int sleep; /* halt for an interrupt when nothing is done; else look again (poll) */
 };
 
 static int ready(void *arg)
@@ -138,30 +150,34 @@ static int ready(void *arg)
 			return 1;
 		if (w->r ? w->r->complete : virtq_has_room(&vb->vq, w->room))
 			return 1;
+		if (!w->sleep) {
+			vb->stats.spins++;
+			return 0;
+		}
 		/* About to sleep: ask for an interrupt, and look once more in case
 		 * the completion landed before the request for it. */
-		if (!vb->opt.use_irq || !virtq_enable_irq(&vb->vq))
+		if (!virtq_enable_irq(&vb->vq)) {
+			vb->stats.sleeps++;
 			return 0;
+		}
 	}
 }
 
+/* Waits, bounded, for r to complete or for room for a chain of `room`
+ * buffers: in irq mode halting between interrupts, which are switched off
+ * again after (a completion that the waiter reaps anyway needs none). */
 static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 {
-	struct wait_ctx w = {vb, r, room};
+	struct wait_ctx w = {vb, r, room, vb->opt.use_irq};
 
+	kick(vb); /* a notification held for a batch must go before waiting on it */
 	vb->stats.waits++;
 	int err = plat_wait_until(ready, &w, plat_time_ns() + vb->opt.timeout_ns, vb->opt.use_irq);
+	if (vb->opt.use_irq)
+		virtq_disable_irq(&vb->vq);
 	if (err == -ETIMEDOUT)
 		recover(vb);
 	return err;
-}
-
-static void kick(struct virtio_blk *vb)
-{
-	if (virtq_kick_prepare(&vb->vq)) {
-		vb->stats.notifies++;
-		vb->vdev.t->notify(&vb->vdev, 0);
-	}
 }
 
 /* Queues one part: header, data segments of at most size_max bytes, status.
@@ -179,7 +195,6 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 	}
 	n++; /* the status byte */
 	while (!virtq_has_room(&vb->vq, n)) {
-		kick(vb); /* what is queued must move before room appears */
 		int err = wait_for(vb, NULL, n);
 		if (err < 0)
 			return err;
@@ -223,7 +238,8 @@ static uint32_t type_of(enum blk_op op)
 	}
 }
 
-/* Splits r into parts and queues them all, then notifies the device once.
+/* Splits r into parts and queues them all, then notifies the device once
+ * (or, with BLK_F_MORE, leaves that to whatever comes next).
  * If queuing fails part way, the parts already queued still complete and
  * carry the error (r->status) to the caller through the normal path. */
 static int vblk_submit(struct blk_device *dev, struct blk_request *r)
@@ -251,13 +267,19 @@ static int vblk_submit(struct blk_device *dev, struct blk_request *r)
 	} else {
 		err = -ENOTSUP; /* discard and write-zeroes: not wired to the block API yet */
 	}
-	if (err == 0 || r->parts_left > 1)
+	if ((err == 0 || r->parts_left > 1) && !(r->flags & BLK_F_MORE))
 		kick(vb);
 	complete_part(r, err);
 	return 0;
 }
 
-static int vblk_poll(struct blk_device *dev) { return reap(dev->priv); }
+static int vblk_poll(struct blk_device *dev)
+{
+	struct virtio_blk *vb = dev->priv;
+
+	kick(vb);
+	return reap(vb);
+}
 
 static int vblk_wait(struct blk_device *dev, struct blk_request *r)
 {
@@ -409,10 +431,7 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 		*why = "queue set-up refused";
 		goto fail;
 	}
-	if (vb->opt.use_irq)
-		virtq_enable_irq(&vb->vq);
-	else
-		virtq_disable_irq(&vb->vq);
+	virtq_disable_irq(&vb->vq); /* a wait asks for interrupts when it sleeps */
 	virtio_driver_ok(d);
 	vb->broken = 0;
 	return 0;

@@ -71,8 +71,17 @@ struct virtio_blk_options {
 	uint64_t timeout_ns; /* how long a request may take before the device is reset */
 };
 
+/* What the driver did since start (or since the counters were zeroed). */
 struct virtio_blk_stats {
-	uint64_t requests, notifies, interrupts, waits, resets;
+	uint64_t requests; /* virtio requests queued (one block request may be several) */
+	uint64_t notifies; /* doorbell writes to the device */
+	uint64_t interrupts; /* interrupts taken for this device */
+	uint64_t completions; /* used chains taken off the ring */
+	uint64_t reaps; /* ring scans that found at least one completion */
+	uint64_t waits; /* bounded waits entered (for a request, or for room) */
+	uint64_t spins; /* times a polling wait found nothing done and looked again */
+	uint64_t sleeps; /* times a wait asked for an interrupt and halted */
+	uint64_t resets; /* device resets after a timeout */
 };
 
 struct virtio_blk {

@@ -104,6 +104,8 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, uint16
 
 int virtq_kick_prepare(struct virtq *vq)
 {
+	if (vq->added == 0)
+		return 0; /* nothing new since the last decision */
 	return vq->packed ? virtq_packed_kick_prepare(vq) : virtq_split_kick_prepare(vq);
 }
 

@@ -155,7 +155,8 @@ uint16_t virtq_next_id(const struct virtq *vq);
 int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, uint16_t *id);
 
 /* After adding: returns 1 if the device wants a notification now (from its
- * flags or event index), 0 if it will look anyway. */
+ * flags or event index), 0 if it will look anyway or nothing was added since
+ * the last call. */
 int virtq_kick_prepare(struct virtq *vq);
 
 /* Takes one used chain: returns 1 with *id and *len (bytes written) set, 0 if

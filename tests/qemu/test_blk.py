@@ -252,3 +252,37 @@ def test_bench_blk_line_format(start, tmp_path, machine):
         assert m.groups() == want
     out = q.cmd_lines("bench blk read seq 4096 1 4 vdz")
     assert len(out) == 1 and out[0].startswith("error: "), out
+
+
+BLKSTAT_LINE = re.compile(r"(vd[a-z]) ((?:[a-z_]+=[0-9.-]+ ?)+)")
+
+
+def blkstat(q, args):
+    out = q.cmd_lines("blkstat " + args)
+    got = {}
+    for line in out:
+        m = BLKSTAT_LINE.fullmatch(line)
+        assert m, out
+        got[m.group(1)] = {k: v for k, v in (kv.split("=") for kv in m.group(2).split())}
+    return got
+
+
+@pytest.mark.parametrize("mode", ["irq", "poll"])
+def test_blkstat_counts_what_the_driver_did(start, tmp_path, machine, mode):
+    image = make_image(tmp_path / "disk.img")
+    q = start(machine, append="virtio.mode=" + mode, extra=drive(image, "d0") + device("d0", "stat"))
+    assert list(blkstat(q, "clear")) == ["vda"]
+    assert q.cmd_lines("bench blk read rand 4096 8 64")[0].startswith("bench blk ")
+    s = blkstat(q, "vda clear")["vda"]
+    n = {k: int(v) for k, v in s.items() if "_per_" not in k}
+    assert n["requests"] == n["completions"] == 64, s
+    assert 1 <= n["notifies"] <= 64 and n["resets"] == 0, s
+    assert 1 <= n["reaps"] <= 64 and n["waits"] >= 1, s
+    if mode == "poll":
+        assert n["interrupts"] == 0 and n["sleeps"] == 0, s
+    else:
+        assert n["spins"] == 0, s  # it sleeps, if it has to wait at all
+    zero = blkstat(q, "vda")["vda"]
+    assert all(v in ("0", "-") for v in zero.values()), zero
+    out = q.cmd_lines("blkstat vdz")
+    assert len(out) == 1 and out[0].startswith("error: "), out

@@ -327,6 +327,53 @@ static void test_out_of_order_completion(void **state)
 		}
 }
 
+/* BLK_F_MORE holds the notification until the batch's last submit, or until
+ * the submitter polls or waits; the device sees every request all the same. */
+static void test_batched_submits_notify_once(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++)
+		for (int ev = 0; ev < 2; ev++) {
+			struct conf c = base;
+			c.packed = packed;
+			c.features = F_ALL & ~(ev ? 0 : F(VIRTIO_F_EVENT_IDX));
+			up(&c);
+			fill(sim.disk, SECTORS * 512, 9);
+			for (int ending = 0; ending < 3; ending++) { /* last submit, wait, poll */
+				unsigned n = 8, notifies = sim.notifies, seen = sim.requests;
+				uint64_t counted = vb.stats.notifies;
+				for (unsigned i = 0; i < n; i++) {
+					reqs[i] = (struct blk_request){
+						.op = BLK_READ,
+						.lba = (ending * 97 + i * 13) % SECTORS,
+						.count = 1,
+						.buf = buf + i * 512,
+						.flags = i < n - 1 || ending ? BLK_F_MORE : 0};
+					assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+					if (i < n - 1 || ending) { /* not told yet */
+						assert_int_equal(sim.notifies, notifies);
+						assert_int_equal(sim.requests, seen);
+					}
+				}
+				if (ending == 1)
+					assert_int_equal(blk_wait(dev, &reqs[0]), 0);
+				else if (ending == 2)
+					assert_true(blk_poll(dev) >= 0);
+				assert_int_equal(sim.notifies, notifies + 1);
+				assert_int_equal(sim.requests, seen + n);
+				assert_int_equal(vb.stats.notifies, counted + 1);
+				for (unsigned i = 0; i < n; i++) {
+					assert_int_equal(blk_wait(dev, &reqs[i]), 0);
+					assert_memory_equal(buf + i * 512, sim.disk + reqs[i].lba * 512, 512);
+				}
+				/* Nothing held: waiting and polling do not ring again. */
+				assert_int_equal(blk_poll(dev), 0);
+				assert_int_equal(sim.notifies, notifies + 1);
+			}
+			down();
+		}
+}
+
 static void test_indirect_used_when_offered(void **state)
 {
 	(void)state;
@@ -622,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_packed_wrap_counters_many_laps),
 		cmocka_unit_test(test_queue_full_makes_submitter_wait),
 		cmocka_unit_test(test_out_of_order_completion),
+		cmocka_unit_test(test_batched_submits_notify_once),
 		cmocka_unit_test(test_indirect_used_when_offered),
 		cmocka_unit_test(test_device_that_polls_is_not_notified),
 		cmocka_unit_test(test_requests_split_at_size_max_and_seg_max),
