@@ -40,7 +40,6 @@ DEFAULT_ANCHOR = os.path.join(os.path.dirname(REPO), "shared", "anchors", "linux
 BENCH_DISK = "/dev/shm/tinyvio-bench.raw"
 FAT_DISK = "/dev/shm/tinyvio-fat.raw"
 DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-NOT_YET = "n/a (not available yet)"
 
 # Drive lines, named as in the report.  The anchor builds the -drive strings.
 DRIVES = {
@@ -231,10 +230,6 @@ def error_of(lines):
     return None
 
 
-def not_yet(err):
-    return err is not None and "not available yet" in err
-
-
 def ours_session(args, cfg, argv, rep, counts_scale):
     """One boot of our kernel on one drive line: every bench blk test, then
     (on file drives) bench file and the small files.  Returns a dict of results."""
@@ -281,9 +276,7 @@ def file_tests(g, args):
         out, _ = g.command("bench file %s %s %d" % (op, path, BIG_FILE), args.timeout)
         err = error_of(out)
         line = next((x for x in out if x.startswith("bench file ")), None)
-        if not_yet(err):
-            res["file_" + op] = {"na": NOT_YET}
-        elif err or not line:
+        if err or not line:
             res["file_" + op] = {"error": err or "no result line: %r" % out}
         else:
             v = kv(line)
@@ -300,7 +293,7 @@ def file_tests(g, args):
     out, _ = g.command("mkdir /vdb/small", args.timeout)
     err = error_of(out)
     if err:
-        res["small_files"] = {"na": NOT_YET} if not_yet(err) else {"error": err}
+        res["small_files"] = {"error": err}
         return res
     total = 0.0
     for i in range(SMALL_FILES):
@@ -308,13 +301,13 @@ def file_tests(g, args):
         total += dt
         err = error_of(out)
         if err:
-            res["small_files"] = {"na": NOT_YET} if not_yet(err) else {"error": err}
+            res["small_files"] = {"error": err}
             return res
     out, dt = g.command("sync", args.timeout)
     total += dt
     err = error_of(out)
     if err:
-        res["small_files"] = {"na": NOT_YET} if not_yet(err) else {"error": err}
+        res["small_files"] = {"error": err}
         return res
     console = 0.0
     for i in range(SMALL_FILES):
@@ -503,8 +496,8 @@ def med(v):
 def first_problem(runs, key):
     for r in runs:
         e = r.get(key, {})
-        if isinstance(e, dict) and ("na" in e or "error" in e):
-            return e.get("na") or "error: " + e["error"]
+        if isinstance(e, dict) and "error" in e:
+            return "error: " + e["error"]
         if "session_error" in r:
             return "error: " + r["session_error"]
     return None
@@ -722,7 +715,7 @@ class Report:
             if s:
                 self.w("| %s | %s | %s | %s |" % (names[k], "{:,}".format(s["text"]), "{:,}".format(s["data"]), "{:,}".format(s["bss"])))
             else:
-                self.w("| %s | %s | | |" % (names[k], NOT_YET))
+                self.w("| %s | n/a (not built) | | |" % names[k])
         self.w()
         self.w("Static objects of 256 bytes or more in those layers (rings, caches), from `nm --size-sort -S`:")
         self.w()

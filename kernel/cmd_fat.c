@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kernel/commands.h"
 #include "kernel/console.h"
@@ -248,6 +249,23 @@ int cmd_truncate(struct args *a)
 }
 
 /* mkdir and rm: one path, one call. */
+/* 1 if a volume-relative path names the root ("/", "//"). */
+static int is_root(const char *rel)
+{
+	while (*rel == '/')
+		rel++;
+	return !*rel;
+}
+
+/* 1 if rel2 lies inside the directory rel (ASCII case-insensitively). */
+static int is_inside(const char *rel, const char *rel2)
+{
+	size_t n = strlen(rel);
+	while (n > 1 && rel[n - 1] == '/')
+		n--;
+	return strncasecmp(rel, rel2, n) == 0 && rel2[n] == '/';
+}
+
 static int one_path(struct args *a, int (*op)(struct fat_volume *v, const char *path))
 {
 	struct fat_volume *v;
@@ -258,6 +276,9 @@ static int one_path(struct args *a, int (*op)(struct fat_volume *v, const char *
 	if (resolve(a->argv[1], &v, &rel) < 0)
 		return -1;
 	int err = op(v, rel);
+	if (err == -EINVAL && is_root(rel))
+		return shell_error("%s: the root directory cannot be %s", a->argv[1],
+				   op == fat_remove ? "removed" : "created");
 	return err < 0 ? fail(a->argv[1], err) : 0;
 }
 
@@ -276,6 +297,10 @@ int cmd_mv(struct args *a)
 	if (v != v2)
 		return fail(a->argv[2], -EXDEV);
 	int err = fat_rename(v, rel, rel2);
+	if (err == -EINVAL && (is_root(rel) || is_root(rel2)))
+		return shell_error("%s: the root directory cannot be moved or replaced", a->argv[1]);
+	if (err == -EINVAL && is_inside(rel, rel2))
+		return shell_error("%s: a directory cannot move into itself", a->argv[2]);
 	return err < 0 ? fail(err == -EEXIST ? a->argv[2] : a->argv[1], err) : 0;
 }
 

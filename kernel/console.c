@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "kernel/apic.h"
 #include "kernel/cpu.h"
@@ -122,16 +123,36 @@ int console_getc(void)
 	return (int)c;
 }
 
-int kprintf(const char *fmt, ...)
+/* Formats into a stack buffer; a longer text (a line with a 255-character
+ * name, an error naming two long paths) is formatted again into memory from
+ * the heap, so nothing is cut.  Messages from trap context are short and
+ * never take that path. */
+int kvprintf(const char *fmt, va_list ap)
 {
 	char buf[512];
+	va_list again;
+
+	va_copy(again, ap);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n >= 0 && (size_t)n < sizeof(buf)) {
+		console_write(buf, (size_t)n);
+	} else if (n >= 0) {
+		char *big = malloc((size_t)n + 1);
+		if (big)
+			vsnprintf(big, (size_t)n + 1, fmt, again);
+		console_write(big ? big : buf, big ? (size_t)n : sizeof(buf) - 1);
+		free(big);
+	}
+	va_end(again);
+	return n;
+}
+
+int kprintf(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	int n = kvprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return n;
-	console_write(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 	return n;
 }

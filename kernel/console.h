@@ -2,6 +2,7 @@
 #ifndef KERNEL_CONSOLE_H
 #define KERNEL_CONSOLE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Programs the UART for polled output; input waits in its FIFO (and QEMU
@@ -21,6 +22,8 @@ int console_at_line_start(void);
 /* Returns the next input byte, waiting (halted) until one arrives. */
 int console_getc(void);
 
+/* printf to the console, whatever the length; returns the byte count. */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kvprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif

@@ -12,6 +12,7 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/disks.h"
+#include "kernel/errstr.h"
 #include "kernel/mm.h"
 #include "kernel/options.h"
 #include "kernel/power.h"
@@ -24,11 +25,13 @@ struct kernel_options kernel_options = {.virtio_mode = VIRTIO_MODE_IRQ, .virtio_
 
 static void print_line(const char *line) { kprintf("%s\n", line); }
 
-/* poweroff leaves every volume clean on disk. */
+/* poweroff leaves every volume clean on disk; a failure is the command's
+ * error line, though the machine still goes off. */
 static void sync_before_poweroff(void)
 {
-	if (volumes_sync() < 0)
-		kprintf("warning: sync before power-off failed\n");
+	int err = volumes_sync();
+	if (err < 0)
+		kprintf("error: poweroff: sync failed: %s\n", errstr(err));
 }
 
 /* test.fault=KIND: raise one exception on purpose, for the tests of the

@@ -94,13 +94,16 @@ static int cmd_help(struct args *a)
 
 int shell_error(const char *fmt, ...)
 {
-	char buf[600];
 	va_list ap;
 
+	/* The error line starts a line of its own, even after part of a file. */
+	if (!console_at_line_start())
+		console_write("\n", 1);
+	console_write("error: ", 7);
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	kvprintf(fmt, ap);
 	va_end(ap);
-	kprintf("error: %s\n", buf);
+	console_write("\n", 1);
 	return -1;
 }
 
