@@ -22,14 +22,6 @@
 #define PART_MAX_BYTES (4u << 20) /* a piece this big already streams at full speed */
 #define DEFAULT_TIMEOUT_NS 30000000000ull
 
-/* Byte offsets in struct virtio_blk_config. */
-#define CFG_CAPACITY 0
-#define CFG_SIZE_MAX 8
-#define CFG_SEG_MAX 12
-#define CFG_BLK_SIZE 20
-#define CFG_WRITEBACK 32
-#define CFG_NUM_QUEUES 34
-
 uint64_t virtio_blk_wanted_features(const struct virtio_blk_options *opt)
 {
 	uint64_t f = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
@@ -342,23 +334,23 @@ static void read_config(struct virtio_blk *vb)
 	struct virtio_dev *d = &vb->vdev;
 	uint32_t blk_size = 512;
 
-	virtio_read_config(d, CFG_CAPACITY, &vb->capacity, 8);
+	virtio_read_config(d, VIRTIO_BLK_CFG_CAPACITY, &vb->capacity, 8);
 	vb->size_max = 0;
 	if (virtio_has(d, VIRTIO_BLK_F_SIZE_MAX))
-		virtio_read_config(d, CFG_SIZE_MAX, &vb->size_max, 4);
+		virtio_read_config(d, VIRTIO_BLK_CFG_SIZE_MAX, &vb->size_max, 4);
 	vb->seg_max = 0;
 	if (virtio_has(d, VIRTIO_BLK_F_SEG_MAX))
-		virtio_read_config(d, CFG_SEG_MAX, &vb->seg_max, 4);
+		virtio_read_config(d, VIRTIO_BLK_CFG_SEG_MAX, &vb->seg_max, 4);
 	if (virtio_has(d, VIRTIO_BLK_F_BLK_SIZE))
-		virtio_read_config(d, CFG_BLK_SIZE, &blk_size, 4);
+		virtio_read_config(d, VIRTIO_BLK_CFG_BLK_SIZE, &blk_size, 4);
 	vb->writeback = 0;
 	if (virtio_has(d, VIRTIO_BLK_F_CONFIG_WCE))
-		virtio_read_config(d, CFG_WRITEBACK, &vb->writeback, 1);
+		virtio_read_config(d, VIRTIO_BLK_CFG_WRITEBACK, &vb->writeback, 1);
 	else
 		vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
 	vb->num_queues = 1;
 	if (virtio_has(d, VIRTIO_BLK_F_MQ))
-		virtio_read_config(d, CFG_NUM_QUEUES, &vb->num_queues, 2);
+		virtio_read_config(d, VIRTIO_BLK_CFG_NUM_QUEUES, &vb->num_queues, 2);
 
 	vb->blk.sector_size = blk_size;
 	vb->blk.sectors = vb->capacity / (blk_size / 512);

@@ -41,6 +41,15 @@
 
 #define VIRTIO_BLK_ID_BYTES 20
 
+/* Byte offsets of the fields of struct virtio_blk_config (section 5.2.4),
+ * the device configuration; each is read with its own width. */
+#define VIRTIO_BLK_CFG_CAPACITY 0 /* le64, 512-byte sectors */
+#define VIRTIO_BLK_CFG_SIZE_MAX 8 /* le32 */
+#define VIRTIO_BLK_CFG_SEG_MAX 12 /* le32 */
+#define VIRTIO_BLK_CFG_BLK_SIZE 20 /* le32 */
+#define VIRTIO_BLK_CFG_WRITEBACK 32 /* u8 */
+#define VIRTIO_BLK_CFG_NUM_QUEUES 34 /* le16 */
+
 /* The device-readable request header.  sector is always in 512-byte units,
  * whatever the device's logical block size. */
 struct virtio_blk_outhdr {

@@ -19,13 +19,6 @@
 #include "drivers/virtio/virtio_blk.h"
 #include "tests/unit/vsim.h"
 
-#define CFG_CAPACITY 0
-#define CFG_SIZE_MAX 8
-#define CFG_SEG_MAX 12
-#define CFG_BLK_SIZE 20
-#define CFG_WRITEBACK 32
-#define CFG_NUM_QUEUES 34
-
 /* One disk at a time; static, so a failing test leaks nothing. */
 static uint8_t disk_store[4 << 20];
 
@@ -45,17 +38,17 @@ void vsim_blk_init(struct vsim_blk *s, uint64_t sectors, uint32_t blk_size, uint
 	s->blk_size = blk_size;
 	s->fail_type = -1;
 	s->queue_vector = s->config_vector = VIRTIO_NO_VECTOR;
-	memcpy(&s->cfg[CFG_CAPACITY], &sectors, 8);
-	memcpy(&s->cfg[CFG_BLK_SIZE], &blk_size, 4);
-	s->cfg[CFG_WRITEBACK] = 1;
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_CAPACITY], &sectors, 8);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_BLK_SIZE], &blk_size, 4);
+	s->cfg[VIRTIO_BLK_CFG_WRITEBACK] = 1;
 	uint16_t nq = 1;
-	memcpy(&s->cfg[CFG_NUM_QUEUES], &nq, 2);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_NUM_QUEUES], &nq, 2);
 }
 
 void vsim_blk_set_size_max(struct vsim_blk *s, uint32_t size_max, uint32_t seg_max)
 {
-	memcpy(&s->cfg[CFG_SIZE_MAX], &size_max, 4);
-	memcpy(&s->cfg[CFG_SEG_MAX], &seg_max, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_SIZE_MAX], &size_max, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_SEG_MAX], &seg_max, 4);
 }
 
 static void device_reset(struct vsim_blk *s)
@@ -201,8 +194,8 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 	unsigned segs = c->n - 2;
 	int want_writable = h.type != VIRTIO_BLK_T_OUT;
 	uint32_t size_max, seg_max;
-	memcpy(&size_max, &s->cfg[CFG_SIZE_MAX], 4);
-	memcpy(&seg_max, &s->cfg[CFG_SEG_MAX], 4);
+	memcpy(&size_max, &s->cfg[VIRTIO_BLK_CFG_SIZE_MAX], 4);
+	memcpy(&seg_max, &s->cfg[VIRTIO_BLK_CFG_SEG_MAX], 4);
 	for (unsigned i = 1; i + 1 < c->n; i++) {
 		if (c->seg[i].writable != want_writable)
 			fail_msg("data buffer %u has the wrong direction for type %u", i, h.type);
