@@ -231,9 +231,10 @@ unsigned pci_find_cap(const struct pci_device *d, uint8_t id, unsigned after)
 
 volatile void *pci_map_bar(const struct pci_device *d, unsigned bar, uint64_t off, uint64_t len)
 {
+	if (bar >= 6)
+		return NULL;
 	const struct pci_bar *b = &d->bar[bar];
-
-	if (bar >= 6 || b->is_io || !b->size || !b->addr || off + len > b->size)
+	if (b->is_io || !b->size || !b->addr || off + len > b->size)
 		return NULL;
 	volatile uint8_t *p = plat_map_mmio(b->addr + off, len);
 	return p;

@@ -13,7 +13,9 @@
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtq.h"
 
-#define VIRTIO_BLK_MAX_DEVICES 4
+/* As many as the block layer names (vda..vdh).  Each costs about 242 KiB
+ * of static memory (ring, request slots, driver state). */
+#define VIRTIO_BLK_MAX_DEVICES BLK_MAX_DEVICES
 
 /* Feature bits (virtio 1.x section 5.2.3). */
 #define VIRTIO_BLK_F_SIZE_MAX 1
