@@ -359,7 +359,8 @@ static void read_config(struct virtio_blk *vb)
 }
 
 /* How big one part may be: data segments are bounded by SEG_MAX and by the
- * chain the ring allows (less header and status), each by SIZE_MAX. */
+ * chain the ring allows (less header and status; bring_up made sure it
+ * holds at least 3), each by SIZE_MAX. */
 static int size_parts(struct virtio_blk *vb)
 {
 	unsigned segs = virtq_max_chain(&vb->vq) - 2;
@@ -409,6 +410,13 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	err = virtq_init(&vb->vq, size, packed, virtio_has(d, VIRTIO_F_EVENT_IDX),
 			 virtio_has(d, VIRTIO_F_INDIRECT_DESC), vb->ring_mem,
 			 plat_virt_to_phys(vb->ring_mem));
+	/* A request is at least three buffers (header, data, status): a chain
+	 * that cannot hold them (a ring of 1 or 2 descriptors without indirect
+	 * tables) could carry no read or write at all. */
+	if (err == 0 && virtq_max_chain(&vb->vq) < 3) {
+		*why = "queue too small for a request (3 descriptors)";
+		goto fail;
+	}
 	if (err == 0)
 		err = size_parts(vb);
 	if (err < 0) {

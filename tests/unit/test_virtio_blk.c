@@ -136,6 +136,30 @@ static void test_reset_that_never_completes_is_bounded(void **state)
 	down();
 }
 
+/* A ring too short for header, data and status is refused (unless indirect
+ * tables make one descriptor enough). */
+static void test_queue_of_one_or_two_needs_indirect(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 4; packed++) {
+		struct conf c = base;
+		c.packed = packed & 1;
+		c.qmax = 1 + packed / 2;
+		c.features = F_COMMON | (c.packed ? F(VIRTIO_F_RING_PACKED) : 0);
+		make(&c);
+		assert_int_equal(start(&c), -EIO);
+		assert_true(sim.status & VIRTIO_STATUS_FAILED);
+		assert_false(sim.status & VIRTIO_STATUS_DRIVER_OK);
+		c.features |= F(VIRTIO_F_INDIRECT_DESC);
+		up(&c);
+		fill(buf, 8192, 4);
+		assert_int_equal(blk_write(dev, 3, 16, buf), 0);
+		assert_int_equal(blk_read(dev, 3, 16, buf2), 0);
+		assert_memory_equal(buf2, buf, 8192);
+		down();
+	}
+}
+
 /* ---- data through every kind of queue ---- */
 
 static void roundtrip(const struct conf *c, const char *what)
@@ -663,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_serial_of_twenty_bytes_is_terminated),
 		cmocka_unit_test(test_features_ok_refused_marks_failed),
 		cmocka_unit_test(test_reset_that_never_completes_is_bounded),
+		cmocka_unit_test(test_queue_of_one_or_two_needs_indirect),
 		cmocka_unit_test(test_roundtrip_every_ring_and_wait),
 		cmocka_unit_test(test_4096_byte_blocks_address_in_512_byte_sectors),
 		cmocka_unit_test(test_split_indices_wrap_at_2_16),
