@@ -94,8 +94,11 @@ static int reap(struct virtio_blk *vb)
 		}
 		struct blk_request *r = vb->owner[id];
 		vb->owner[id] = NULL;
-		/* len counts the bytes the device wrote; 0 means no status byte. */
-		complete_part(r, len ? status_to_errno(vb->slots[id].status) : -EIO);
+		/* len counts the bytes the device wrote from the first writable
+		 * buffer on; nothing past it may be trusted (spec 2.7.8.1).  The
+		 * status byte is the last of them: a shorter len leaves the data
+		 * incomplete and the status unwritten, a device error. */
+		complete_part(r, len < vb->want_len[id] ? -EIO : status_to_errno(vb->slots[id].status));
 		vb->stats.completions++;
 		if (n++ == 0)
 			vb->stats.reaps++;
@@ -204,6 +207,7 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 	bufs[0] = (struct virtq_buf){plat_virt_to_phys(&slot->hdr), sizeof(slot->hdr), 0};
 	bufs[n - 1] = (struct virtq_buf){plat_virt_to_phys(&slot->status), 1, 1};
 	vb->owner[id] = r;
+	vb->want_len[id] = (data_writable ? bytes : 0) + 1; /* read data, then status */
 	r->parts_left++;
 	vb->stats.requests++;
 	if (virtq_add(&vb->vq, bufs, n, &id) < 0) { /* room was checked: cannot happen */

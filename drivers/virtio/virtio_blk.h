@@ -115,6 +115,7 @@ struct virtio_blk {
 	unsigned part_segs; /* data segments one piece may use */
 	struct virtio_blk_slot *slots; /* [VIRTQ_MAX] */
 	struct blk_request *owner[VIRTQ_MAX]; /* by used id */
+	uint32_t want_len[VIRTQ_MAX]; /* by used id: device-writable bytes, status included */
 	void *ring_mem;
 	struct virtio_blk_stats stats;
 };

@@ -652,6 +652,31 @@ static void test_hostile_device_is_stopped(void **state)
 	}
 }
 
+/* A used length short of data and status fails that request (the status
+ * byte past len is not looked at: the device did write OK there), but the
+ * id was genuine: the device goes on. */
+static void test_short_used_length_fails_the_request(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		struct conf c = base;
+		c.packed = packed;
+		up(&c);
+		fill(sim.disk, 4096, 12);
+		for (int op = 0; op < 3; op++) {
+			sim.lie = VSIM_SHORT_LEN;
+			int err = op == 0   ? blk_read(dev, 0, 8, buf)
+				  : op == 1 ? blk_write(dev, 0, 1, buf)
+					    : blk_flush(dev);
+			assert_int_equal(err, -EIO);
+			assert_false(vb.broken);
+		}
+		assert_int_equal(blk_read(dev, 0, 8, buf), 0);
+		assert_memory_equal(buf, sim.disk, 4096);
+		down();
+	}
+}
+
 static void test_hostile_device_while_submitter_waits_for_room(void **state)
 {
 	(void)state;
@@ -706,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_silent_device_times_out_and_is_reset),
 		cmocka_unit_test(test_silent_device_with_full_queue_times_out),
 		cmocka_unit_test(test_hostile_device_is_stopped),
+		cmocka_unit_test(test_short_used_length_fails_the_request),
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

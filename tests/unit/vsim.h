@@ -117,6 +117,7 @@ enum vsim_lie {
 	VSIM_STRAY_ID, /* an id in range that is not in flight */
 	VSIM_DOUBLE, /* the same completion twice */
 	VSIM_LONG_LEN, /* claims more bytes than the chain can hold */
+	VSIM_SHORT_LEN, /* claims one byte less than it wrote: the status is past len */
 };
 
 struct vsim_pending {

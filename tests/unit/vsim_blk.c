@@ -161,7 +161,7 @@ static int range_ok(struct vsim_blk *s, uint64_t sector, uint64_t bytes)
 }
 
 /* Copies between the disk and the data segments (1..n-2). */
-static uint64_t move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sector, int to_guest)
+static void move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sector, int to_guest)
 {
 	uint8_t *disk = s->disk + sector * 512;
 	uint64_t done = 0;
@@ -173,7 +173,6 @@ static uint64_t move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sec
 			memcpy(disk + done, c->seg[i].p, c->seg[i].len);
 		done += c->seg[i].len;
 	}
-	return done;
 }
 
 static void execute(struct vsim_blk *s, struct vsim_chain *c)
@@ -213,7 +212,9 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 	s->last_sector = h.sector;
 
 	uint8_t status = VIRTIO_BLK_S_OK;
-	uint32_t written = 1;
+	/* Like QEMU, the used length is every device-writable byte, the status
+	 * last: a failed read still claims its data buffers. */
+	uint32_t written = (want_writable ? (uint32_t)bytes : 0) + 1;
 	int hit = s->fail_type == (int)h.type &&
 		  (h.type == VIRTIO_BLK_T_FLUSH ||
 		   (h.sector < s->fail_hi && h.sector + (bytes + 511) / 512 > s->fail_lo));
@@ -225,7 +226,7 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 			status = VIRTIO_BLK_S_IOERR;
 		} else if (h.type == VIRTIO_BLK_T_IN) {
 			s->reads++;
-			written += (uint32_t)move_data(s, c, h.sector, 1);
+			move_data(s, c, h.sector, 1);
 		} else if (s->negotiated >> VIRTIO_BLK_F_RO & 1) {
 			s->bad_requests++;
 			status = VIRTIO_BLK_S_IOERR;
@@ -238,7 +239,6 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 	} else if (h.type == VIRTIO_BLK_T_GET_ID) {
 		uint32_t n = bytes < sizeof(s->serial) ? (uint32_t)bytes : sizeof(s->serial);
 		memcpy(c->seg[1].p, s->serial, n);
-		written += n;
 	} else {
 		status = VIRTIO_BLK_S_UNSUPP;
 	}
@@ -359,6 +359,8 @@ static unsigned post(struct vsim_blk *s)
 			p.id = (uint16_t)((p.id + 1) % s->queue_size);
 		else if (lie == VSIM_LONG_LEN)
 			p.len += 4096;
+		else if (lie == VSIM_SHORT_LEN)
+			p.len--;
 		irq |= vsim_ring_push(&s->ring, p.id, p.len, p.ndescs);
 		if (lie == VSIM_DOUBLE)
 			irq |= vsim_ring_push(&s->ring, p.id, p.len, p.ndescs);
