@@ -333,33 +333,38 @@ static void setup_interrupts(struct virtio_blk *vb)
 	}
 }
 
-static void read_config(struct virtio_blk *vb)
+/* Reads the field at off into *p if feature `bit` was negotiated (bit < 0:
+ * always), unless an earlier read failed (*err). */
+static void cfg_field(struct virtio_blk *vb, int bit, unsigned off, void *p, unsigned width, int *err)
+{
+	if (*err == 0 && (bit < 0 || virtio_has(&vb->vdev, (unsigned)bit)))
+		*err = virtio_read_config(&vb->vdev, off, p, width);
+}
+
+/* Returns 0, or a negative errno when the configuration cannot be read. */
+static int read_config(struct virtio_blk *vb)
 {
 	struct virtio_dev *d = &vb->vdev;
 	uint32_t blk_size = 512;
+	int err = 0;
 
-	virtio_read_config(d, VIRTIO_BLK_CFG_CAPACITY, &vb->capacity, 8);
-	vb->size_max = 0;
-	if (virtio_has(d, VIRTIO_BLK_F_SIZE_MAX))
-		virtio_read_config(d, VIRTIO_BLK_CFG_SIZE_MAX, &vb->size_max, 4);
-	vb->seg_max = 0;
-	if (virtio_has(d, VIRTIO_BLK_F_SEG_MAX))
-		virtio_read_config(d, VIRTIO_BLK_CFG_SEG_MAX, &vb->seg_max, 4);
-	if (virtio_has(d, VIRTIO_BLK_F_BLK_SIZE))
-		virtio_read_config(d, VIRTIO_BLK_CFG_BLK_SIZE, &blk_size, 4);
-	vb->writeback = 0;
-	if (virtio_has(d, VIRTIO_BLK_F_CONFIG_WCE))
-		virtio_read_config(d, VIRTIO_BLK_CFG_WRITEBACK, &vb->writeback, 1);
-	else
-		vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
+	vb->size_max = vb->seg_max = 0;
+	vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
 	vb->num_queues = 1;
-	if (virtio_has(d, VIRTIO_BLK_F_MQ))
-		virtio_read_config(d, VIRTIO_BLK_CFG_NUM_QUEUES, &vb->num_queues, 2);
+	cfg_field(vb, -1, VIRTIO_BLK_CFG_CAPACITY, &vb->capacity, 8, &err);
+	cfg_field(vb, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_CFG_SIZE_MAX, &vb->size_max, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_CFG_SEG_MAX, &vb->seg_max, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_CFG_BLK_SIZE, &blk_size, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_CFG_WRITEBACK, &vb->writeback, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_MQ, VIRTIO_BLK_CFG_NUM_QUEUES, &vb->num_queues, 2, &err);
+	if (err < 0)
+		return err;
 
 	vb->blk.sector_size = blk_size;
 	vb->blk.sectors = vb->capacity / (blk_size / 512);
 	vb->blk.read_only = virtio_has(d, VIRTIO_BLK_F_RO);
 	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH);
+	return 0;
 }
 
 /* How big one part may be: data segments are bounded by SEG_MAX and by the
@@ -395,7 +400,10 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 		*why = err == -ENODEV ? "reset did not complete" : "device refused our features";
 		return err;
 	}
-	read_config(vb);
+	if (read_config(vb) < 0) {
+		*why = "device configuration unreadable or never settles";
+		goto fail;
+	}
 	if (vb->blk.sector_size < 512 || vb->blk.sector_size > 65536 ||
 	    (vb->blk.sector_size & (vb->blk.sector_size - 1))) {
 		*why = "bad logical block size";

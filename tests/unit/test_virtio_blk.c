@@ -136,6 +136,25 @@ static void test_reset_that_never_completes_is_bounded(void **state)
 	down();
 }
 
+/* A configuration that changes under the read is read again; one that never
+ * settles fails the start instead of being used half-read. */
+static void test_config_generation_loop_is_bounded(void **state)
+{
+	(void)state;
+	make(&base);
+	sim.config_churn = 5;
+	assert_int_equal(start(&base), 0);
+	assert_int_equal(sim.config_churn, 0);
+	assert_int_equal(dev->sectors, SECTORS);
+	make(&base);
+	sim.config_churn = 1000000;
+	assert_int_equal(start(&base), -EIO);
+	assert_true(sim.status & VIRTIO_STATUS_FAILED);
+	assert_false(sim.status & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(sim.config_reads < 1000);
+	down();
+}
+
 /* A ring too short for header, data and status is refused (unless indirect
  * tables make one descriptor enough). */
 static void test_queue_of_one_or_two_needs_indirect(void **state)
@@ -712,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_serial_of_twenty_bytes_is_terminated),
 		cmocka_unit_test(test_features_ok_refused_marks_failed),
 		cmocka_unit_test(test_reset_that_never_completes_is_bounded),
+		cmocka_unit_test(test_config_generation_loop_is_bounded),
 		cmocka_unit_test(test_queue_of_one_or_two_needs_indirect),
 		cmocka_unit_test(test_roundtrip_every_ring_and_wait),
 		cmocka_unit_test(test_4096_byte_blocks_address_in_512_byte_sectors),

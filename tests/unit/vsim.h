@@ -134,6 +134,8 @@ struct vsim_blk {
 	uint64_t offered, negotiated;
 	uint8_t cfg[64];
 	uint8_t generation;
+	unsigned config_churn; /* the next this many config reads see the generation change */
+	unsigned config_reads;
 	unsigned queue_max;
 	unsigned queue_size;
 	uint16_t queue_vector, config_vector;

@@ -108,13 +108,21 @@ static void t_set_features(struct virtio_dev *d, uint64_t f)
 	s->negotiated = f;
 }
 
-static void t_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned len)
+static int t_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width)
 {
 	struct vsim_blk *s = sim_of(d);
 
-	if (off + len > sizeof(s->cfg))
+	if ((width != 1 && width != 2 && width != 4 && width != 8) || off % width)
+		fail_msg("config field read with width %u at %u (spec 4.1.3.1)", width, off);
+	if (off + width > sizeof(s->cfg))
 		fail_msg("config read past the virtio-blk config");
-	memcpy(buf, &s->cfg[off], len);
+	memcpy(buf, &s->cfg[off], width);
+	s->config_reads++;
+	if (s->config_churn) { /* the device changes its configuration under the read */
+		s->config_churn--;
+		s->generation++;
+	}
+	return 0;
 }
 
 static uint8_t t_config_generation(struct virtio_dev *d) { return sim_of(d)->generation; }
