@@ -16,6 +16,13 @@
  * misaligned), -EROFS (write to a read-only device), -EIO (the device
  * failed the request), -ENOTSUP (the device does not do this operation),
  * -ETIMEDOUT (the device stopped answering; it has been reset).
+ *
+ * A device that breaks the protocol, or will not even reset after a
+ * timeout, is given up: its requests fail with -EIO, and so does every
+ * later one, at once.  Its in-flight requests complete (with -EIO) only
+ * once it can no longer write their buffers (reset, or PCI bus mastering
+ * switched off); if it could not be stopped they never complete, blk_wait()
+ * returns -EIO for them, and their buffers must not be reused.
  */
 #ifndef DRIVERS_BLOCK_BLK_H
 #define DRIVERS_BLOCK_BLK_H

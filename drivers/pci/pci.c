@@ -215,6 +215,11 @@ void pci_enable(const struct pci_device *d)
 	pci_write16(d, PCI_COMMAND, (cmd | CMD_IO | CMD_MEM | CMD_MASTER) & ~CMD_INTX_DISABLE);
 }
 
+void pci_stop_dma(const struct pci_device *d)
+{
+	pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) & ~CMD_MASTER);
+}
+
 unsigned pci_find_cap(const struct pci_device *d, uint8_t id, unsigned after)
 {
 	if (!(pci_read16(d, 0x06) & PCI_STATUS_CAPS))

@@ -58,6 +58,27 @@ static void fail_all(struct virtio_blk *vb, int err)
 	}
 }
 
+/* The device misbehaved: stop it for good.  Every later request fails with
+ * -EIO at once.  What it holds fails with err once the device can no longer
+ * write into those buffers: after a reset that completed (reset_ok), or,
+ * when it did not, with bus mastering switched off.  Without a PCI function
+ * to switch off, the requests stay incomplete (their buffers may still be
+ * written) and waiting for them returns -EIO. */
+static void give_up(struct virtio_blk *vb, const char *why, int err, int reset_ok)
+{
+	vb->broken = 1;
+	vb->broken_why = why;
+	if (reset_ok) {
+		fail_all(vb, err);
+	} else if (vb->vdev.pci) {
+		pci_stop_dma(vb->vdev.pci);
+		vb->broken_why = "reset failed, bus mastering off";
+		fail_all(vb, err);
+	} else {
+		vb->broken_why = "reset failed, requests held";
+	}
+}
+
 static int status_to_errno(uint8_t status)
 {
 	switch (status) {
@@ -87,9 +108,7 @@ static int reap(struct virtio_blk *vb)
 		if (rc < 0) {
 			/* A used id that is not ours, or a length past the buffers: stop
 			 * the device before it writes anywhere else. */
-			vb->broken = 1;
-			virtio_reset(&vb->vdev);
-			fail_all(vb, -EIO);
+			give_up(vb, "protocol violation", -EIO, virtio_reset(&vb->vdev) == 0);
 			return -EIO;
 		}
 		struct blk_request *r = vb->owner[id];
@@ -107,16 +126,22 @@ static int reap(struct virtio_blk *vb)
 
 static int bring_up(struct virtio_blk *vb, const char **why);
 
-/* The device did not answer in time: reset it, fail what it held, start over. */
+/* The device did not answer in time: reset it, fail what it held, start
+ * over.  A device that does not even reset is given up (see give_up). */
 static void recover(struct virtio_blk *vb)
 {
 	const char *why;
 
 	vb->stats.resets++;
-	virtio_reset(&vb->vdev);
+	if (virtio_reset(&vb->vdev) < 0) {
+		give_up(vb, "reset failed", -EIO, 0);
+		return;
+	}
 	fail_all(vb, -ETIMEDOUT);
-	if (bring_up(vb, &why) < 0)
+	if (bring_up(vb, &why) < 0) {
 		vb->broken = 1;
+		vb->broken_why = why;
+	}
 }
 
 /* Tells the device about what was added, if it wants to be told. */
@@ -283,7 +308,9 @@ static int vblk_wait(struct blk_device *dev, struct blk_request *r)
 
 	if (!r->complete)
 		wait_for(vb, r, 0);
-	return r->complete ? r->status : -ETIMEDOUT;
+	if (r->complete)
+		return r->status;
+	return vb->broken ? -EIO : -ETIMEDOUT;
 }
 
 static const struct blk_ops vblk_ops = {
@@ -446,6 +473,7 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	virtq_disable_irq(&vb->vq); /* a wait asks for interrupts when it sleeps */
 	virtio_driver_ok(d);
 	vb->broken = 0;
+	vb->broken_why = NULL;
 	return 0;
 fail:
 	virtio_fail(d);

@@ -103,6 +103,7 @@ struct virtio_blk {
 	struct pci_msix msix;
 	const char *mode; /* "poll", "msix" or "intx" */
 	int broken; /* the device misbehaved; requests fail with -EIO */
+	const char *broken_why; /* and how, when broken */
 
 	/* from the device configuration */
 	uint64_t capacity; /* 512-byte sectors */

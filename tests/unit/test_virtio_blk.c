@@ -614,6 +614,46 @@ static void test_silent_device_times_out_and_is_reset(void **state)
 		}
 }
 
+/* A silent device that then does not even reset: the driver cannot take its
+ * buffers back by resetting it, so it switches bus mastering off before it
+ * fails the requests (or, with no PCI function to switch off, keeps them
+ * incomplete), and refuses everything after. */
+static void test_device_that_will_not_reset_is_given_up(void **state)
+{
+	(void)state;
+	for (int has_pci = 0; has_pci < 2; has_pci++) {
+		struct conf c = base;
+		c.timeout_ns = 50000000ull;
+		make(&c);
+		if (!has_pci)
+			vb.vdev.pci = NULL;
+		assert_int_equal(start(&c), 0);
+		sim.mode = VSIM_SILENT;
+		for (int i = 0; i < 2; i++) {
+			reqs[i] = (struct blk_request){
+				.op = BLK_READ, .lba = (uint64_t)i, .count = 1, .buf = buf};
+			assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+		}
+		sim.stuck_in_reset = 1;
+		assert_int_equal(blk_wait(dev, &reqs[0]), -EIO);
+		assert_int_equal(blk_wait(dev, &reqs[1]), -EIO);
+		assert_true(vb.broken);
+		assert_non_null(vb.broken_why);
+		if (has_pci) {
+			assert_false(vsim_plat.cfg[4] & 4); /* bus mastering off */
+			assert_true(reqs[0].complete && reqs[1].complete);
+		} else {
+			assert_true(vsim_plat.cfg[4] & 4);
+			assert_false(reqs[0].complete ||
+				     reqs[1].complete); /* the device may still own them */
+		}
+		uint64_t t0 = vsim_plat.now_ns;
+		assert_int_equal(blk_read(dev, 0, 1, buf), -EIO);
+		assert_true(vsim_plat.now_ns - t0 < 1000000ull);
+		down();
+	}
+}
+
 static void test_silent_device_with_full_queue_times_out(void **state)
 {
 	(void)state;
@@ -750,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_error_in_one_piece_fails_the_whole_request),
 		cmocka_unit_test(test_silent_device_times_out_and_is_reset),
 		cmocka_unit_test(test_silent_device_with_full_queue_times_out),
+		cmocka_unit_test(test_device_that_will_not_reset_is_given_up),
 		cmocka_unit_test(test_hostile_device_is_stopped),
 		cmocka_unit_test(test_short_used_length_fails_the_request),
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),

@@ -258,10 +258,15 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 		s->pending[s->npending++] = (struct vsim_pending){c->id, c->ndescs, written};
 }
 
+/* The function may read and write memory only while bus mastering is on. */
+static int dma_allowed(void) { return (vsim_plat.cfg[4] & 4) != 0; }
+
 static void fetch(struct vsim_blk *s)
 {
 	static struct vsim_chain c;
 
+	if (!dma_allowed())
+		return;
 	if (!s->queue_enabled || !(s->status & VIRTIO_STATUS_DRIVER_OK))
 		return; /* a device that is not live ignores the doorbell */
 	while (vsim_ring_pop(&s->ring, &c))
@@ -357,6 +362,8 @@ static unsigned post(struct vsim_blk *s)
 	int irq = 0;
 	unsigned n = s->npending;
 
+	if (!dma_allowed())
+		return 0; /* cannot write the used ring */
 	for (unsigned k = 0; k < n; k++) {
 		struct vsim_pending p = s->pending[s->reverse ? n - 1 - k : k];
 		enum vsim_lie lie = s->lie;
