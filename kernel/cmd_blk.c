@@ -76,6 +76,15 @@ static void print_stats(struct blk_device *b, int clear)
 		s->spins, s->sleeps, s->resets, per_notify, per_irq, per_reap);
 	if (clear)
 		memset(s, 0, sizeof(*s));
+	/* What the device said about itself, and the driver's verdict on it. */
+	kprintf("%s device geometry=%u/%u/%u topology=%u/%u/%u/%" PRIu32 " writeback=%u flush=%d"
+		" discard=%" PRIu32 "/%" PRIu32 "/%" PRIu32 " write_zeroes=%" PRIu32 "/%" PRIu32
+		"/%u state=%s\n",
+		b->name, vb->cylinders, vb->heads, vb->sectors_per_track, vb->physical_block_exp,
+		vb->alignment_offset, vb->min_io_size, vb->opt_io_size, vb->writeback, b->has_flush,
+		vb->max_discard_sectors, vb->max_discard_seg, vb->discard_alignment,
+		vb->max_write_zeroes_sectors, vb->max_write_zeroes_seg, vb->write_zeroes_may_unmap,
+		vb->broken ? vb->broken_why : "ok");
 }
 
 int cmd_blkstat(struct args *a)

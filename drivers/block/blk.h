@@ -9,7 +9,10 @@
  * of submits with BLK_F_MORE on all but the last costs the device one
  * notification.
  *
- * Blocking API on top: blk_read(), blk_write(), blk_flush().
+ * Blocking API on top: blk_read(), blk_write(), blk_flush().  BLK_DISCARD
+ * (the blocks' contents become undefined; the device may free them) and
+ * BLK_WRITE_ZEROES (they read back as zeroes) take lba and count, no
+ * buffer, through blk_submit(); a device without them answers -ENOTSUP.
  *
  * Addresses and counts are in the device's own logical blocks
  * (sector_size bytes: 512 or 4096).  Errors: -EINVAL (out of range,
@@ -64,6 +67,10 @@ struct blk_device {
 	uint32_t sector_size;
 	uint64_t sectors; /* capacity in sector_size blocks */
 	int read_only;
+	/* The device has a volatile write cache, so a write is durable only
+	 * after a flush.  0 when writes are durable on completion (virtio-blk:
+	 * no FLUSH, or CONFIG_WCE with writeback 0): blk_flush() then sends
+	 * nothing. */
 	int has_flush;
 	const struct blk_ops *ops;
 	void *priv;

@@ -43,7 +43,6 @@ struct virtio_transport {
 	 * checks and the generation loop. */
 	int (*read_config)(struct virtio_dev *d, unsigned off, void *buf, unsigned width);
 	uint8_t (*config_generation)(struct virtio_dev *d);
-	unsigned (*num_queues)(struct virtio_dev *d);
 	/* The device's largest size for queue q (0: no such queue). */
 	unsigned (*queue_max)(struct virtio_dev *d, unsigned q);
 	/* Gives queue q its size, areas and MSI-X entry (VIRTIO_NO_VECTOR for

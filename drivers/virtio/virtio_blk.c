@@ -200,14 +200,19 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 	return err;
 }
 
-/* Queues one part: header, data segments of at most size_max bytes, status.
- * Waits for room when the ring is full.  Returns 0 or a negative errno. */
+/* Queues one part: header, data segments of at most size_max bytes (or,
+ * given seg, the one discard/write-zeroes segment, kept in the slot),
+ * status.  Waits for room when the ring is full.  Returns 0 or a negative
+ * errno. */
 static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t type, uint64_t sector,
-		      void *data, uint32_t bytes, int data_writable)
+		      void *data, uint32_t bytes, int data_writable,
+		      const struct virtio_blk_discard_write_zeroes *seg)
 {
 	struct virtq_buf bufs[VIRTQ_INDIRECT_MAX];
 	unsigned n = 1;
 
+	if (seg)
+		n++; /* bufs[1] is the slot's segment, filled below */
 	for (uint32_t off = 0; off < bytes; n++) {
 		uint32_t chunk = bytes - off < vb->size_max ? bytes - off : vb->size_max;
 		bufs[n] = (struct virtq_buf){plat_virt_to_phys((uint8_t *)data + off), chunk, data_writable};
@@ -230,6 +235,10 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 	slot->hdr = (struct virtio_blk_outhdr){.type = type, .ioprio = 0, .sector = sector};
 	slot->status = 0xFF; /* anything but OK, in case the device never writes it */
 	bufs[0] = (struct virtq_buf){plat_virt_to_phys(&slot->hdr), sizeof(slot->hdr), 0};
+	if (seg) {
+		slot->range = *seg;
+		bufs[1] = (struct virtq_buf){plat_virt_to_phys(&slot->range), sizeof(slot->range), 0};
+	}
 	bufs[n - 1] = (struct virtq_buf){plat_virt_to_phys(&slot->status), 1, 1};
 	vb->owner[id] = r;
 	vb->want_len[id] = (data_writable ? bytes : 0) + 1; /* read data, then status */
@@ -243,20 +252,37 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 	return 0;
 }
 
-static uint32_t type_of(enum blk_op op)
+/* DISCARD or WRITE_ZEROES over r's blocks: one segment per virtio request,
+ * as many requests as max_sectors (512-byte sectors, 0: no limit) demands.
+ * Where a range is split, the split falls on a multiple of `align` sectors
+ * when it can, so every piece but the first starts aligned.  One segment
+ * each is within any max_*_seg (at least 1 by the specification). */
+static int queue_ranges(struct virtio_blk *vb, struct blk_request *r, uint32_t type, uint32_t max_sectors,
+			uint32_t align, uint32_t flags)
 {
-	switch (op) {
-	case BLK_READ:
-		return VIRTIO_BLK_T_IN;
-	case BLK_WRITE:
-		return VIRTIO_BLK_T_OUT;
-	case BLK_FLUSH:
-		return VIRTIO_BLK_T_FLUSH;
-	case BLK_DISCARD:
-		return VIRTIO_BLK_T_DISCARD;
-	default:
-		return VIRTIO_BLK_T_WRITE_ZEROES;
+	uint32_t per_block = vb->blk.sector_size / 512;
+	uint64_t sector = r->lba * per_block, left = (uint64_t)r->count * per_block;
+	uint64_t cap = max_sectors ? max_sectors : UINT32_MAX;
+	int err = 0;
+
+	cap -= cap % per_block; /* whole logical blocks only */
+	if (cap == 0)
+		return -ENOTSUP; /* the device cannot take even one block */
+	while (left && !err) {
+		uint64_t n = left < cap ? left : cap;
+		if (n < left && align > 1) {
+			uint64_t end = sector + n, aligned = end - end % align;
+			uint64_t cut = aligned > sector ? aligned - sector : 0;
+			cut -= cut % per_block;
+			if (cut)
+				n = cut;
+		}
+		struct virtio_blk_discard_write_zeroes seg = {sector, (uint32_t)n, flags};
+		err = queue_part(vb, r, type, 0, NULL, 0, 0, &seg);
+		sector += n;
+		left -= n;
 	}
+	return err;
 }
 
 /* Splits r into parts and queues them all, then notifies the device once
@@ -278,15 +304,25 @@ static int vblk_submit(struct blk_device *dev, struct blk_request *r)
 			uint32_t bytes =
 				total - off < vb->part_bytes ? (uint32_t)(total - off) : vb->part_bytes;
 			uint64_t sector = (r->lba + off / dev->sector_size) * per_block;
-			err = queue_part(vb, r, type_of(r->op), sector, (uint8_t *)r->buf + off, bytes,
-					 r->op == BLK_READ);
+			err = queue_part(vb, r, r->op == BLK_READ ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+					 sector, (uint8_t *)r->buf + off, bytes, r->op == BLK_READ, NULL);
 			off += bytes;
 		}
 	} else if (r->op == BLK_FLUSH) {
 		if (virtio_has(&vb->vdev, VIRTIO_BLK_F_FLUSH))
-			err = queue_part(vb, r, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0);
+			err = queue_part(vb, r, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0, NULL);
+	} else if (r->op == BLK_DISCARD) {
+		err = !virtio_has(&vb->vdev, VIRTIO_BLK_F_DISCARD)
+			      ? -ENOTSUP
+			      : queue_ranges(vb, r, VIRTIO_BLK_T_DISCARD, vb->max_discard_sectors,
+					     vb->discard_alignment, 0);
 	} else {
-		err = -ENOTSUP; /* discard and write-zeroes: not wired to the block API yet */
+		/* Unmapping is asked for when the device says it may do it
+		 * (write_zeroes_may_unmap); zeroes read back either way. */
+		err = !virtio_has(&vb->vdev, VIRTIO_BLK_F_WRITE_ZEROES)
+			      ? -ENOTSUP
+			      : queue_ranges(vb, r, VIRTIO_BLK_T_WRITE_ZEROES, vb->max_write_zeroes_sectors,
+					     0, vb->write_zeroes_may_unmap ? VIRTIO_BLK_WZ_UNMAP : 0);
 	}
 	if ((err == 0 || r->parts_left > 1) && !(r->flags & BLK_F_MORE))
 		kick(vb);
@@ -376,21 +412,47 @@ static int read_config(struct virtio_blk *vb)
 	int err = 0;
 
 	vb->size_max = vb->seg_max = 0;
+	vb->cylinders = vb->heads = vb->sectors_per_track = 0;
+	vb->physical_block_exp = vb->alignment_offset = 0;
+	vb->min_io_size = 0;
+	vb->opt_io_size = 0;
+	vb->max_discard_sectors = vb->max_discard_seg = vb->discard_alignment = 0;
+	vb->max_write_zeroes_sectors = vb->max_write_zeroes_seg = 0;
+	vb->write_zeroes_may_unmap = 0;
+	/* Without CONFIG_WCE a device with FLUSH is taken to cache writes. */
 	vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
-	vb->num_queues = 1;
 	cfg_field(vb, -1, VIRTIO_BLK_CFG_CAPACITY, &vb->capacity, 8, &err);
 	cfg_field(vb, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_CFG_SIZE_MAX, &vb->size_max, 4, &err);
 	cfg_field(vb, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_CFG_SEG_MAX, &vb->seg_max, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_CFG_CYLINDERS, &vb->cylinders, 2, &err);
+	cfg_field(vb, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_CFG_HEADS, &vb->heads, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_CFG_SECTORS, &vb->sectors_per_track, 1, &err);
 	cfg_field(vb, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_CFG_BLK_SIZE, &blk_size, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_PHYSICAL_BLOCK_EXP, &vb->physical_block_exp, 1,
+		  &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_ALIGNMENT_OFFSET, &vb->alignment_offset, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_MIN_IO_SIZE, &vb->min_io_size, 2, &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_OPT_IO_SIZE, &vb->opt_io_size, 4, &err);
 	cfg_field(vb, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_CFG_WRITEBACK, &vb->writeback, 1, &err);
-	cfg_field(vb, VIRTIO_BLK_F_MQ, VIRTIO_BLK_CFG_NUM_QUEUES, &vb->num_queues, 2, &err);
+	cfg_field(vb, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, &vb->max_discard_sectors, 4,
+		  &err);
+	cfg_field(vb, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_CFG_MAX_DISCARD_SEG, &vb->max_discard_seg, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT, &vb->discard_alignment,
+		  4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS,
+		  &vb->max_write_zeroes_sectors, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG,
+		  &vb->max_write_zeroes_seg, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP,
+		  &vb->write_zeroes_may_unmap, 1, &err);
 	if (err < 0)
 		return err;
 
 	vb->blk.sector_size = blk_size;
 	vb->blk.sectors = vb->capacity / (blk_size / 512);
 	vb->blk.read_only = virtio_has(d, VIRTIO_BLK_F_RO);
-	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH);
+	/* Flush only a volatile cache: FLUSH, and writeback not known to be 0. */
+	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH) && vb->writeback;
 	return 0;
 }
 
@@ -412,7 +474,6 @@ static int size_parts(struct virtio_blk *vb)
 	bytes -= bytes % vb->blk.sector_size;
 	if (bytes == 0)
 		return -EINVAL;
-	vb->part_segs = segs;
 	vb->part_bytes = (uint32_t)bytes;
 	return 0;
 }
@@ -487,7 +548,7 @@ static void get_id(struct virtio_blk *vb)
 
 	memset(id, 0, sizeof(id));
 	r.parts_left = 1;
-	int err = queue_part(vb, &r, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), 1);
+	int err = queue_part(vb, &r, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), 1, NULL);
 	if (err == 0) {
 		kick(vb);
 		complete_part(&r, 0);

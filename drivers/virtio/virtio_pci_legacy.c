@@ -26,7 +26,6 @@
 #define REG_ISR 0x13
 #define REG_CONFIG_VECTOR 0x14
 #define REG_QUEUE_VECTOR 0x16
-#define LEGACY_MAX_QUEUES 64
 
 static uint8_t get_status(struct virtio_dev *d) { return plat_inb(d->io + REG_STATUS); }
 static void set_status(struct virtio_dev *d, uint8_t s) { plat_outb(d->io + REG_STATUS, s); }
@@ -72,15 +71,6 @@ static unsigned queue_max(struct virtio_dev *d, unsigned q)
 	return plat_inw(d->io + REG_QUEUE_SIZE);
 }
 
-static unsigned num_queues(struct virtio_dev *d)
-{
-	unsigned n = 0;
-
-	while (n < LEGACY_MAX_QUEUES && queue_max(d, n))
-		n++;
-	return n;
-}
-
 static int queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t desc, uint64_t driver,
 		       uint64_t device, uint16_t vector)
 {
@@ -118,7 +108,6 @@ static const struct virtio_transport legacy = {
 	.set_features = set_features,
 	.read_config = read_config,
 	.config_generation = config_generation,
-	.num_queues = num_queues,
 	.queue_max = queue_max,
 	.queue_setup = queue_setup,
 	.set_config_vector = set_config_vector,

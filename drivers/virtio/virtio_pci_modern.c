@@ -145,7 +145,6 @@ static const struct virtio_transport modern = {
 	.set_features = set_features,
 	.read_config = read_config,
 	.config_generation = config_generation,
-	.num_queues = num_queues,
 	.queue_max = queue_max,
 	.queue_setup = queue_setup,
 	.set_config_vector = set_config_vector,

@@ -43,12 +43,29 @@ void vsim_blk_init(struct vsim_blk *s, uint64_t sectors, uint32_t blk_size, uint
 	s->cfg[VIRTIO_BLK_CFG_WRITEBACK] = 1;
 	uint16_t nq = 1;
 	memcpy(&s->cfg[VIRTIO_BLK_CFG_NUM_QUEUES], &nq, 2);
+	/* As QEMU: one segment, the logical block as discard alignment. */
+	vsim_blk_set_discard(s, (uint32_t)sectors, 1, blk_size / 512);
+	vsim_blk_set_write_zeroes(s, (uint32_t)sectors, 1, 1);
 }
 
 void vsim_blk_set_size_max(struct vsim_blk *s, uint32_t size_max, uint32_t seg_max)
 {
 	memcpy(&s->cfg[VIRTIO_BLK_CFG_SIZE_MAX], &size_max, 4);
 	memcpy(&s->cfg[VIRTIO_BLK_CFG_SEG_MAX], &seg_max, 4);
+}
+
+void vsim_blk_set_discard(struct vsim_blk *s, uint32_t max_sectors, uint32_t max_seg, uint32_t alignment)
+{
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS], &max_sectors, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_DISCARD_SEG], &max_seg, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT], &alignment, 4);
+}
+
+void vsim_blk_set_write_zeroes(struct vsim_blk *s, uint32_t max_sectors, uint32_t max_seg, uint8_t may_unmap)
+{
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS], &max_sectors, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG], &max_seg, 4);
+	s->cfg[VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP] = may_unmap;
 }
 
 static void device_reset(struct vsim_blk *s)
@@ -126,7 +143,6 @@ static int t_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned
 }
 
 static uint8_t t_config_generation(struct virtio_dev *d) { return sim_of(d)->generation; }
-static unsigned t_num_queues(struct virtio_dev *d) { return sim_of(d)->queue_max ? 1 : 0; }
 static unsigned t_queue_max(struct virtio_dev *d, unsigned q) { return q == 0 ? sim_of(d)->queue_max : 0; }
 
 static int t_queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t desc, uint64_t driver,
@@ -183,6 +199,61 @@ static void move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sector,
 	}
 }
 
+static uint32_t cfg32(struct vsim_blk *s, unsigned off)
+{
+	uint32_t v;
+	memcpy(&v, &s->cfg[off], 4);
+	return v;
+}
+
+/* The segments of a DISCARD or WRITE_ZEROES request (spec 5.2.6): checks
+ * what a driver must get right, then deallocates (fills with
+ * VSIM_DISCARDED) or zeroes. */
+static uint8_t discard_write_zeroes(struct vsim_blk *s, struct vsim_chain *c, uint32_t type)
+{
+	int wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
+	unsigned feature = wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD;
+	uint32_t max =
+		cfg32(s, wz ? VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS : VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS);
+	uint32_t max_seg =
+		cfg32(s, wz ? VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG : VIRTIO_BLK_CFG_MAX_DISCARD_SEG);
+	uint32_t per = s->blk_size / 512;
+	unsigned nseg = 0;
+
+	if (!(s->negotiated >> feature & 1))
+		return VIRTIO_BLK_S_UNSUPP;
+	for (unsigned i = 1; i + 1 < c->n; i++) {
+		struct virtio_blk_discard_write_zeroes seg;
+		if (c->seg[i].len % sizeof(seg))
+			fail_msg("discard/write-zeroes buffer of %u bytes", c->seg[i].len);
+		for (uint32_t off = 0; off < c->seg[i].len; off += sizeof(seg)) {
+			memcpy(&seg, c->seg[i].p + off, sizeof(seg));
+			if (++nseg > max_seg)
+				fail_msg("%u segments > max %u", nseg, max_seg);
+			if (seg.num_sectors == 0 || seg.num_sectors > max)
+				fail_msg("segment of %u sectors, max %u", seg.num_sectors, max);
+			if (!wz && seg.flags)
+				fail_msg("discard with flags %#x (unmap is for write zeroes)", seg.flags);
+			if (seg.flags & ~VIRTIO_BLK_WZ_UNMAP)
+				fail_msg("reserved segment flags %#x", seg.flags);
+			if (seg.sector % per || seg.num_sectors % per)
+				fail_msg("segment not in whole logical blocks");
+			if (!range_ok(s, seg.sector, (uint64_t)seg.num_sectors * 512)) {
+				s->bad_requests++;
+				return VIRTIO_BLK_S_IOERR;
+			}
+			if (s->nranges < sizeof(s->ranges) / sizeof(s->ranges[0]))
+				s->ranges[s->nranges++] =
+					(struct vsim_range){type, seg.sector, seg.num_sectors, seg.flags};
+			memset(s->disk + seg.sector * 512, wz ? 0 : VSIM_DISCARDED,
+			       (size_t)seg.num_sectors * 512);
+		}
+	}
+	if (nseg == 0)
+		fail_msg("discard/write-zeroes request without a segment");
+	return VIRTIO_BLK_S_OK;
+}
+
 static void execute(struct vsim_blk *s, struct vsim_chain *c)
 {
 	struct virtio_blk_outhdr h;
@@ -199,7 +270,7 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 
 	uint64_t bytes = 0;
 	unsigned segs = c->n - 2;
-	int want_writable = h.type != VIRTIO_BLK_T_OUT;
+	int want_writable = h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_GET_ID;
 	uint32_t size_max, seg_max;
 	memcpy(&size_max, &s->cfg[VIRTIO_BLK_CFG_SIZE_MAX], 4);
 	memcpy(&seg_max, &s->cfg[VIRTIO_BLK_CFG_SEG_MAX], 4);
@@ -242,6 +313,8 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 			s->writes++;
 			move_data(s, c, h.sector, 0);
 		}
+	} else if (h.type == VIRTIO_BLK_T_DISCARD || h.type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		status = discard_write_zeroes(s, c, h.type);
 	} else if (h.type == VIRTIO_BLK_T_FLUSH) {
 		s->flushes++;
 	} else if (h.type == VIRTIO_BLK_T_GET_ID) {
@@ -304,7 +377,6 @@ static const struct virtio_transport sim_transport_modern = {
 	.set_features = t_set_features,
 	.read_config = t_read_config,
 	.config_generation = t_config_generation,
-	.num_queues = t_num_queues,
 	.queue_max = t_queue_max,
 	.queue_setup = t_queue_setup,
 	.set_config_vector = t_set_config_vector,
@@ -322,7 +394,6 @@ static const struct virtio_transport sim_transport_legacy = {
 	.set_features = t_set_features,
 	.read_config = t_read_config,
 	.config_generation = t_config_generation,
-	.num_queues = t_num_queues,
 	.queue_max = t_queue_max,
 	.queue_setup = t_queue_setup,
 	.set_config_vector = t_set_config_vector,
