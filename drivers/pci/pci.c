@@ -145,7 +145,6 @@ static void scan_bus(uint8_t bus, int depth);
 static void add_function(uint8_t bus, uint8_t dev, uint8_t fn, int depth)
 {
 	uint32_t id = cfg_read32(bus, dev, fn, 0);
-	uint32_t class = cfg_read32(bus, dev, fn, 8);
 	uint8_t header = (uint8_t)(cfg_read32(bus, dev, fn, 0x0C) >> 16) & 0x7F;
 
 	if (header == 1) { /* PCI-to-PCI bridge: scan its secondary bus */
@@ -160,13 +159,6 @@ static void add_function(uint8_t bus, uint8_t dev, uint8_t fn, int depth)
 	*d = (struct pci_device){.bus = bus, .dev = dev, .fn = fn};
 	d->vendor = (uint16_t)id;
 	d->device = (uint16_t)(id >> 16);
-	d->revision = (uint8_t) class;
-	d->prog_if = (uint8_t)(class >> 8);
-	d->subclass = (uint8_t)(class >> 16);
-	d->class_code = (uint8_t)(class >> 24);
-	uint32_t subsys = pci_read32(d, 0x2C);
-	d->subsys_vendor = (uint16_t)subsys;
-	d->subsys_id = (uint16_t)(subsys >> 16);
 	uint32_t irq = pci_read32(d, 0x3C);
 	d->irq_line = (uint8_t)irq;
 	d->irq_pin = (uint8_t)(irq >> 8);

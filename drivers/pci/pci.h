@@ -18,8 +18,6 @@ struct pci_bar {
 struct pci_device {
 	uint8_t bus, dev, fn;
 	uint16_t vendor, device;
-	uint8_t class_code, subclass, prog_if, revision;
-	uint16_t subsys_vendor, subsys_id;
 	uint8_t irq_line; /* interrupt-line register (the firmware's routing), 0xFF if none */
 	uint8_t irq_pin; /* 1 = INTA# ... 4 = INTD#, 0 none */
 	struct pci_bar bar[6];
