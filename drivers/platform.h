@@ -47,7 +47,8 @@ int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int u
  * when no vector is left. */
 int plat_msi_alloc(void (*fn)(void *arg), void *arg, uint64_t *addr, uint32_t *data);
 /* A level-triggered PCI INTx line (the GSI in the interrupt-line register)
- * that calls fn(arg).  Returns 0, or -ENODEV. */
+ * that calls fn(arg).  Returns 0, -ENODEV (no interrupt controller routes
+ * that GSI), or -ENOSPC (no vector or handler slot is left). */
 int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg);
 
 /* Wall-clock time, for file timestamps: seconds since 1970-01-01 UTC. */

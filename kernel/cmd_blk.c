@@ -31,6 +31,11 @@ int cmd_blk(struct args *a)
 	for (int i = 0; i < blk_count(); i++) {
 		struct blk_device *b = blk_get(i);
 		struct virtio_blk *vb = virtio_blk_of(b);
+		if (!vb) { /* a disk of another driver: what the block layer knows */
+			kprintf("%s capacity=%" PRIu64 " sector=%" PRIu32 " ro=%d\n", b->name,
+				b->sectors * (b->sector_size / 512), b->sector_size, b->read_only);
+			continue;
+		}
 		kprintf("%s capacity=%" PRIu64 " sector=%" PRIu32
 			" transport=%s ring=%s queues=1 qsize=%u mode=%s "
 			"features=%" PRIx64 " ro=%d id=%s\n",
@@ -53,8 +58,13 @@ static void fmt_ratio(char *out, size_t size, uint64_t n, uint64_t d)
 static void print_stats(struct blk_device *b, int clear)
 {
 	struct virtio_blk *vb = virtio_blk_of(b);
-	struct virtio_blk_stats *s = &vb->stats;
 	char per_notify[24], per_irq[24], per_reap[24];
+
+	if (!vb) {
+		kprintf("%s no driver counters (not a virtio disk)\n", b->name);
+		return;
+	}
+	struct virtio_blk_stats *s = &vb->stats;
 
 	fmt_ratio(per_notify, sizeof(per_notify), s->requests, s->notifies);
 	fmt_ratio(per_irq, sizeof(per_irq), s->completions, s->interrupts);
@@ -66,6 +76,15 @@ static void print_stats(struct blk_device *b, int clear)
 		s->spins, s->sleeps, s->resets, per_notify, per_irq, per_reap);
 	if (clear)
 		memset(s, 0, sizeof(*s));
+	/* What the device said about itself, and the driver's verdict on it. */
+	kprintf("%s device geometry=%u/%u/%u topology=%u/%u/%u/%" PRIu32 " writeback=%u flush=%d"
+		" discard=%" PRIu32 "/%" PRIu32 "/%" PRIu32 " write_zeroes=%" PRIu32 "/%" PRIu32
+		"/%u state=%s\n",
+		b->name, vb->cylinders, vb->heads, vb->sectors_per_track, vb->physical_block_exp,
+		vb->alignment_offset, vb->min_io_size, vb->opt_io_size, vb->writeback, b->has_flush,
+		vb->max_discard_sectors, vb->max_discard_seg, vb->discard_alignment,
+		vb->max_write_zeroes_sectors, vb->max_write_zeroes_seg, vb->write_zeroes_may_unmap,
+		vb->broken ? vb->broken_why : "ok");
 }
 
 int cmd_blkstat(struct args *a)

@@ -9,13 +9,23 @@
  * of submits with BLK_F_MORE on all but the last costs the device one
  * notification.
  *
- * Blocking API on top: blk_read(), blk_write(), blk_flush().
+ * Blocking API on top: blk_read(), blk_write(), blk_flush().  BLK_DISCARD
+ * (the blocks' contents become undefined; the device may free them) and
+ * BLK_WRITE_ZEROES (they read back as zeroes) take lba and count, no
+ * buffer, through blk_submit(); a device without them answers -ENOTSUP.
  *
  * Addresses and counts are in the device's own logical blocks
  * (sector_size bytes: 512 or 4096).  Errors: -EINVAL (out of range,
  * misaligned), -EROFS (write to a read-only device), -EIO (the device
  * failed the request), -ENOTSUP (the device does not do this operation),
  * -ETIMEDOUT (the device stopped answering; it has been reset).
+ *
+ * A device that breaks the protocol, or will not even reset after a
+ * timeout, is given up: its requests fail with -EIO, and so does every
+ * later one, at once.  Its in-flight requests complete (with -EIO) only
+ * once it can no longer write their buffers (reset, or PCI bus mastering
+ * switched off); if it could not be stopped they never complete, blk_wait()
+ * returns -EIO for them, and their buffers must not be reused.
  */
 #ifndef DRIVERS_BLOCK_BLK_H
 #define DRIVERS_BLOCK_BLK_H
@@ -57,6 +67,10 @@ struct blk_device {
 	uint32_t sector_size;
 	uint64_t sectors; /* capacity in sector_size blocks */
 	int read_only;
+	/* The device has a volatile write cache, so a write is durable only
+	 * after a flush.  0 when writes are durable on completion (virtio-blk:
+	 * no FLUSH, or CONFIG_WCE with writeback 0): blk_flush() then sends
+	 * nothing. */
 	int has_flush;
 	const struct blk_ops *ops;
 	void *priv;

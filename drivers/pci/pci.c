@@ -145,7 +145,6 @@ static void scan_bus(uint8_t bus, int depth);
 static void add_function(uint8_t bus, uint8_t dev, uint8_t fn, int depth)
 {
 	uint32_t id = cfg_read32(bus, dev, fn, 0);
-	uint32_t class = cfg_read32(bus, dev, fn, 8);
 	uint8_t header = (uint8_t)(cfg_read32(bus, dev, fn, 0x0C) >> 16) & 0x7F;
 
 	if (header == 1) { /* PCI-to-PCI bridge: scan its secondary bus */
@@ -160,13 +159,6 @@ static void add_function(uint8_t bus, uint8_t dev, uint8_t fn, int depth)
 	*d = (struct pci_device){.bus = bus, .dev = dev, .fn = fn};
 	d->vendor = (uint16_t)id;
 	d->device = (uint16_t)(id >> 16);
-	d->revision = (uint8_t) class;
-	d->prog_if = (uint8_t)(class >> 8);
-	d->subclass = (uint8_t)(class >> 16);
-	d->class_code = (uint8_t)(class >> 24);
-	uint32_t subsys = pci_read32(d, 0x2C);
-	d->subsys_vendor = (uint16_t)subsys;
-	d->subsys_id = (uint16_t)(subsys >> 16);
 	uint32_t irq = pci_read32(d, 0x3C);
 	d->irq_line = (uint8_t)irq;
 	d->irq_pin = (uint8_t)(irq >> 8);
@@ -215,6 +207,11 @@ void pci_enable(const struct pci_device *d)
 	pci_write16(d, PCI_COMMAND, (cmd | CMD_IO | CMD_MEM | CMD_MASTER) & ~CMD_INTX_DISABLE);
 }
 
+void pci_stop_dma(const struct pci_device *d)
+{
+	pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) & ~CMD_MASTER);
+}
+
 unsigned pci_find_cap(const struct pci_device *d, uint8_t id, unsigned after)
 {
 	if (!(pci_read16(d, 0x06) & PCI_STATUS_CAPS))
@@ -231,9 +228,10 @@ unsigned pci_find_cap(const struct pci_device *d, uint8_t id, unsigned after)
 
 volatile void *pci_map_bar(const struct pci_device *d, unsigned bar, uint64_t off, uint64_t len)
 {
+	if (bar >= 6)
+		return NULL;
 	const struct pci_bar *b = &d->bar[bar];
-
-	if (bar >= 6 || b->is_io || !b->size || !b->addr || off + len > b->size)
+	if (b->is_io || !b->size || !b->addr || off + len > b->size)
 		return NULL;
 	volatile uint8_t *p = plat_map_mmio(b->addr + off, len);
 	return p;

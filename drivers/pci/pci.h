@@ -18,8 +18,6 @@ struct pci_bar {
 struct pci_device {
 	uint8_t bus, dev, fn;
 	uint16_t vendor, device;
-	uint8_t class_code, subclass, prog_if, revision;
-	uint16_t subsys_vendor, subsys_id;
 	uint8_t irq_line; /* interrupt-line register (the firmware's routing), 0xFF if none */
 	uint8_t irq_pin; /* 1 = INTA# ... 4 = INTD#, 0 none */
 	struct pci_bar bar[6];
@@ -43,6 +41,10 @@ void pci_write8(const struct pci_device *d, unsigned off, uint8_t v);
 
 /* Turns on I/O and memory decoding and bus mastering; INTx stays enabled. */
 void pci_enable(const struct pci_device *d);
+
+/* Turns bus mastering off: the function can no longer read or write memory
+ * (the way to stop a device that does not obey a reset). */
+void pci_stop_dma(const struct pci_device *d);
 
 /* Offset of the first capability with this id at or after `after`'s
  * successor (after = 0 starts at the head of the list), 0 if none.  The

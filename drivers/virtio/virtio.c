@@ -5,10 +5,12 @@
 #include "drivers/virtio/virtio.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "drivers/platform.h"
 
 #define RESET_TIMEOUT_NS 1000000000ull
+#define CONFIG_TRIES 100 /* a configuration that changes this often is not being updated, it is broken */
 
 int virtio_reset(struct virtio_dev *d)
 {
@@ -59,12 +61,25 @@ void virtio_driver_ok(struct virtio_dev *d)
 	d->t->set_status(d, d->t->get_status(d) | VIRTIO_STATUS_DRIVER_OK);
 }
 
-void virtio_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned len)
+int virtio_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width)
 {
-	for (int tries = 0; tries < 100; tries++) {
+	if ((width != 1 && width != 2 && width != 4 && width != 8) || off % width)
+		return -EINVAL;
+	for (int tries = 0; tries < CONFIG_TRIES; tries++) {
 		uint8_t before = d->t->config_generation(d);
-		d->t->read_config(d, off, buf, len);
+		int err = d->t->read_config(d, off, buf, width);
+		if (err < 0)
+			return err;
+		if (!d->t->modern) {
+			uint64_t again;
+			err = d->t->read_config(d, off, &again, width);
+			if (err < 0)
+				return err;
+			if (memcmp(buf, &again, width) != 0)
+				continue;
+		}
 		if (d->t->config_generation(d) == before)
-			return;
+			return 0;
 	}
+	return -EIO;
 }

@@ -36,11 +36,13 @@ struct virtio_transport {
 	void (*set_status)(struct virtio_dev *d, uint8_t status);
 	uint64_t (*get_features)(struct virtio_dev *d);
 	void (*set_features)(struct virtio_dev *d, uint64_t features);
-	/* Raw device-configuration bytes; virtio_read_config() adds the
-	 * generation check. */
-	void (*read_config)(struct virtio_dev *d, unsigned off, void *buf, unsigned len);
+	/* One device-configuration field of `width` bytes (1, 2, 4 or 8, off a
+	 * multiple of width), read with accesses of its own width (an 8-byte
+	 * field as two 4-byte halves, low first).  Returns 0, or -EINVAL past
+	 * the configuration the device has.  virtio_read_config() adds the
+	 * checks and the generation loop. */
+	int (*read_config)(struct virtio_dev *d, unsigned off, void *buf, unsigned width);
 	uint8_t (*config_generation)(struct virtio_dev *d);
-	unsigned (*num_queues)(struct virtio_dev *d);
 	/* The device's largest size for queue q (0: no such queue). */
 	unsigned (*queue_max)(struct virtio_dev *d, unsigned q);
 	/* Gives queue q its size, areas and MSI-X entry (VIRTIO_NO_VECTOR for
@@ -63,6 +65,7 @@ struct virtio_dev {
 
 	/* legacy transport */
 	uint16_t io;
+	uint32_t io_len; /* bytes of the I/O BAR */
 	int legacy_msix;
 
 	/* modern transport */
@@ -100,9 +103,14 @@ void virtio_driver_ok(struct virtio_dev *d);
 /* Marks the device FAILED (the driver gave up on it). */
 void virtio_fail(struct virtio_dev *d);
 
-/* Reads device configuration consistently: retries while the configuration
- * generation changes under it (bounded). */
-void virtio_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned len);
+/* Reads one device-configuration field of `width` bytes (1, 2, 4 or 8) at
+ * off (a multiple of width) consistently, as virtio 1.x section 4.1.3.1
+ * and 2.5.1 require: each field with accesses of its natural width,
+ * retried while the configuration generation changes under the read (a
+ * legacy device has no generation: the field is read twice until both
+ * agree).  Returns 0, -EINVAL (bad width, alignment, or past the device's
+ * configuration) or -EIO (it kept changing: the device is not sane). */
+int virtio_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width);
 
 static inline int virtio_has(const struct virtio_dev *d, unsigned bit) { return (d->features >> bit) & 1; }
 

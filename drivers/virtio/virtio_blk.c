@@ -22,14 +22,6 @@
 #define PART_MAX_BYTES (4u << 20) /* a piece this big already streams at full speed */
 #define DEFAULT_TIMEOUT_NS 30000000000ull
 
-/* Byte offsets in struct virtio_blk_config. */
-#define CFG_CAPACITY 0
-#define CFG_SIZE_MAX 8
-#define CFG_SEG_MAX 12
-#define CFG_BLK_SIZE 20
-#define CFG_WRITEBACK 32
-#define CFG_NUM_QUEUES 34
-
 uint64_t virtio_blk_wanted_features(const struct virtio_blk_options *opt)
 {
 	uint64_t f = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
@@ -66,6 +58,27 @@ static void fail_all(struct virtio_blk *vb, int err)
 	}
 }
 
+/* The device misbehaved: stop it for good.  Every later request fails with
+ * -EIO at once.  What it holds fails with err once the device can no longer
+ * write into those buffers: after a reset that completed (reset_ok), or,
+ * when it did not, with bus mastering switched off.  Without a PCI function
+ * to switch off, the requests stay incomplete (their buffers may still be
+ * written) and waiting for them returns -EIO. */
+static void give_up(struct virtio_blk *vb, const char *why, int err, int reset_ok)
+{
+	vb->broken = 1;
+	vb->broken_why = why;
+	if (reset_ok) {
+		fail_all(vb, err);
+	} else if (vb->vdev.pci) {
+		pci_stop_dma(vb->vdev.pci);
+		vb->broken_why = "reset failed, bus mastering off";
+		fail_all(vb, err);
+	} else {
+		vb->broken_why = "reset failed, requests held";
+	}
+}
+
 static int status_to_errno(uint8_t status)
 {
 	switch (status) {
@@ -95,15 +108,16 @@ static int reap(struct virtio_blk *vb)
 		if (rc < 0) {
 			/* A used id that is not ours, or a length past the buffers: stop
 			 * the device before it writes anywhere else. */
-			vb->broken = 1;
-			virtio_reset(&vb->vdev);
-			fail_all(vb, -EIO);
+			give_up(vb, "protocol violation", -EIO, virtio_reset(&vb->vdev) == 0);
 			return -EIO;
 		}
 		struct blk_request *r = vb->owner[id];
 		vb->owner[id] = NULL;
-		/* len counts the bytes the device wrote; 0 means no status byte. */
-		complete_part(r, len ? status_to_errno(vb->slots[id].status) : -EIO);
+		/* len counts the bytes the device wrote from the first writable
+		 * buffer on; nothing past it may be trusted (spec 2.7.8.1).  The
+		 * status byte is the last of them: a shorter len leaves the data
+		 * incomplete and the status unwritten, a device error. */
+		complete_part(r, len < vb->want_len[id] ? -EIO : status_to_errno(vb->slots[id].status));
 		vb->stats.completions++;
 		if (n++ == 0)
 			vb->stats.reaps++;
@@ -112,16 +126,22 @@ static int reap(struct virtio_blk *vb)
 
 static int bring_up(struct virtio_blk *vb, const char **why);
 
-/* The device did not answer in time: reset it, fail what it held, start over. */
+/* The device did not answer in time: reset it, fail what it held, start
+ * over.  A device that does not even reset is given up (see give_up). */
 static void recover(struct virtio_blk *vb)
 {
 	const char *why;
 
 	vb->stats.resets++;
-	virtio_reset(&vb->vdev);
+	if (virtio_reset(&vb->vdev) < 0) {
+		give_up(vb, "reset failed", -EIO, 0);
+		return;
+	}
 	fail_all(vb, -ETIMEDOUT);
-	if (bring_up(vb, &why) < 0)
+	if (bring_up(vb, &why) < 0) {
 		vb->broken = 1;
+		vb->broken_why = why;
+	}
 }
 
 /* Tells the device about what was added, if it wants to be told. */
@@ -180,14 +200,19 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 	return err;
 }
 
-/* Queues one part: header, data segments of at most size_max bytes, status.
- * Waits for room when the ring is full.  Returns 0 or a negative errno. */
+/* Queues one part: header, data segments of at most size_max bytes (or,
+ * given seg, the one discard/write-zeroes segment, kept in the slot),
+ * status.  Waits for room when the ring is full.  Returns 0 or a negative
+ * errno. */
 static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t type, uint64_t sector,
-		      void *data, uint32_t bytes, int data_writable)
+		      void *data, uint32_t bytes, int data_writable,
+		      const struct virtio_blk_discard_write_zeroes *seg)
 {
 	struct virtq_buf bufs[VIRTQ_INDIRECT_MAX];
 	unsigned n = 1;
 
+	if (seg)
+		n++; /* bufs[1] is the slot's segment, filled below */
 	for (uint32_t off = 0; off < bytes; n++) {
 		uint32_t chunk = bytes - off < vb->size_max ? bytes - off : vb->size_max;
 		bufs[n] = (struct virtq_buf){plat_virt_to_phys((uint8_t *)data + off), chunk, data_writable};
@@ -210,8 +235,13 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 	slot->hdr = (struct virtio_blk_outhdr){.type = type, .ioprio = 0, .sector = sector};
 	slot->status = 0xFF; /* anything but OK, in case the device never writes it */
 	bufs[0] = (struct virtq_buf){plat_virt_to_phys(&slot->hdr), sizeof(slot->hdr), 0};
+	if (seg) {
+		slot->range = *seg;
+		bufs[1] = (struct virtq_buf){plat_virt_to_phys(&slot->range), sizeof(slot->range), 0};
+	}
 	bufs[n - 1] = (struct virtq_buf){plat_virt_to_phys(&slot->status), 1, 1};
 	vb->owner[id] = r;
+	vb->want_len[id] = (data_writable ? bytes : 0) + 1; /* read data, then status */
 	r->parts_left++;
 	vb->stats.requests++;
 	if (virtq_add(&vb->vq, bufs, n, &id) < 0) { /* room was checked: cannot happen */
@@ -222,20 +252,37 @@ static int queue_part(struct virtio_blk *vb, struct blk_request *r, uint32_t typ
 	return 0;
 }
 
-static uint32_t type_of(enum blk_op op)
+/* DISCARD or WRITE_ZEROES over r's blocks: one segment per virtio request,
+ * as many requests as max_sectors (512-byte sectors, 0: no limit) demands.
+ * Where a range is split, the split falls on a multiple of `align` sectors
+ * when it can, so every piece but the first starts aligned.  One segment
+ * each is within any max_*_seg (at least 1 by the specification). */
+static int queue_ranges(struct virtio_blk *vb, struct blk_request *r, uint32_t type, uint32_t max_sectors,
+			uint32_t align, uint32_t flags)
 {
-	switch (op) {
-	case BLK_READ:
-		return VIRTIO_BLK_T_IN;
-	case BLK_WRITE:
-		return VIRTIO_BLK_T_OUT;
-	case BLK_FLUSH:
-		return VIRTIO_BLK_T_FLUSH;
-	case BLK_DISCARD:
-		return VIRTIO_BLK_T_DISCARD;
-	default:
-		return VIRTIO_BLK_T_WRITE_ZEROES;
+	uint32_t per_block = vb->blk.sector_size / 512;
+	uint64_t sector = r->lba * per_block, left = (uint64_t)r->count * per_block;
+	uint64_t cap = max_sectors ? max_sectors : UINT32_MAX;
+	int err = 0;
+
+	cap -= cap % per_block; /* whole logical blocks only */
+	if (cap == 0)
+		return -ENOTSUP; /* the device cannot take even one block */
+	while (left && !err) {
+		uint64_t n = left < cap ? left : cap;
+		if (n < left && align > 1) {
+			uint64_t end = sector + n, aligned = end - end % align;
+			uint64_t cut = aligned > sector ? aligned - sector : 0;
+			cut -= cut % per_block;
+			if (cut)
+				n = cut;
+		}
+		struct virtio_blk_discard_write_zeroes seg = {sector, (uint32_t)n, flags};
+		err = queue_part(vb, r, type, 0, NULL, 0, 0, &seg);
+		sector += n;
+		left -= n;
 	}
+	return err;
 }
 
 /* Splits r into parts and queues them all, then notifies the device once
@@ -257,15 +304,25 @@ static int vblk_submit(struct blk_device *dev, struct blk_request *r)
 			uint32_t bytes =
 				total - off < vb->part_bytes ? (uint32_t)(total - off) : vb->part_bytes;
 			uint64_t sector = (r->lba + off / dev->sector_size) * per_block;
-			err = queue_part(vb, r, type_of(r->op), sector, (uint8_t *)r->buf + off, bytes,
-					 r->op == BLK_READ);
+			err = queue_part(vb, r, r->op == BLK_READ ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
+					 sector, (uint8_t *)r->buf + off, bytes, r->op == BLK_READ, NULL);
 			off += bytes;
 		}
 	} else if (r->op == BLK_FLUSH) {
 		if (virtio_has(&vb->vdev, VIRTIO_BLK_F_FLUSH))
-			err = queue_part(vb, r, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0);
+			err = queue_part(vb, r, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0, NULL);
+	} else if (r->op == BLK_DISCARD) {
+		err = !virtio_has(&vb->vdev, VIRTIO_BLK_F_DISCARD)
+			      ? -ENOTSUP
+			      : queue_ranges(vb, r, VIRTIO_BLK_T_DISCARD, vb->max_discard_sectors,
+					     vb->discard_alignment, 0);
 	} else {
-		err = -ENOTSUP; /* discard and write-zeroes: not wired to the block API yet */
+		/* Unmapping is asked for when the device says it may do it
+		 * (write_zeroes_may_unmap); zeroes read back either way. */
+		err = !virtio_has(&vb->vdev, VIRTIO_BLK_F_WRITE_ZEROES)
+			      ? -ENOTSUP
+			      : queue_ranges(vb, r, VIRTIO_BLK_T_WRITE_ZEROES, vb->max_write_zeroes_sectors,
+					     0, vb->write_zeroes_may_unmap ? VIRTIO_BLK_WZ_UNMAP : 0);
 	}
 	if ((err == 0 || r->parts_left > 1) && !(r->flags & BLK_F_MORE))
 		kick(vb);
@@ -287,7 +344,9 @@ static int vblk_wait(struct blk_device *dev, struct blk_request *r)
 
 	if (!r->complete)
 		wait_for(vb, r, 0);
-	return r->complete ? r->status : -ETIMEDOUT;
+	if (r->complete)
+		return r->status;
+	return vb->broken ? -EIO : -ETIMEDOUT;
 }
 
 static const struct blk_ops vblk_ops = {
@@ -337,37 +396,69 @@ static void setup_interrupts(struct virtio_blk *vb)
 	}
 }
 
-static void read_config(struct virtio_blk *vb)
+/* Reads the field at off into *p if feature `bit` was negotiated (bit < 0:
+ * always), unless an earlier read failed (*err). */
+static void cfg_field(struct virtio_blk *vb, int bit, unsigned off, void *p, unsigned width, int *err)
+{
+	if (*err == 0 && (bit < 0 || virtio_has(&vb->vdev, (unsigned)bit)))
+		*err = virtio_read_config(&vb->vdev, off, p, width);
+}
+
+/* Returns 0, or a negative errno when the configuration cannot be read. */
+static int read_config(struct virtio_blk *vb)
 {
 	struct virtio_dev *d = &vb->vdev;
 	uint32_t blk_size = 512;
+	int err = 0;
 
-	virtio_read_config(d, CFG_CAPACITY, &vb->capacity, 8);
-	vb->size_max = 0;
-	if (virtio_has(d, VIRTIO_BLK_F_SIZE_MAX))
-		virtio_read_config(d, CFG_SIZE_MAX, &vb->size_max, 4);
-	vb->seg_max = 0;
-	if (virtio_has(d, VIRTIO_BLK_F_SEG_MAX))
-		virtio_read_config(d, CFG_SEG_MAX, &vb->seg_max, 4);
-	if (virtio_has(d, VIRTIO_BLK_F_BLK_SIZE))
-		virtio_read_config(d, CFG_BLK_SIZE, &blk_size, 4);
-	vb->writeback = 0;
-	if (virtio_has(d, VIRTIO_BLK_F_CONFIG_WCE))
-		virtio_read_config(d, CFG_WRITEBACK, &vb->writeback, 1);
-	else
-		vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
-	vb->num_queues = 1;
-	if (virtio_has(d, VIRTIO_BLK_F_MQ))
-		virtio_read_config(d, CFG_NUM_QUEUES, &vb->num_queues, 2);
+	vb->size_max = vb->seg_max = 0;
+	vb->cylinders = vb->heads = vb->sectors_per_track = 0;
+	vb->physical_block_exp = vb->alignment_offset = 0;
+	vb->min_io_size = 0;
+	vb->opt_io_size = 0;
+	vb->max_discard_sectors = vb->max_discard_seg = vb->discard_alignment = 0;
+	vb->max_write_zeroes_sectors = vb->max_write_zeroes_seg = 0;
+	vb->write_zeroes_may_unmap = 0;
+	/* Without CONFIG_WCE a device with FLUSH is taken to cache writes. */
+	vb->writeback = (uint8_t)virtio_has(d, VIRTIO_BLK_F_FLUSH);
+	cfg_field(vb, -1, VIRTIO_BLK_CFG_CAPACITY, &vb->capacity, 8, &err);
+	cfg_field(vb, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_CFG_SIZE_MAX, &vb->size_max, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_CFG_SEG_MAX, &vb->seg_max, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_CFG_CYLINDERS, &vb->cylinders, 2, &err);
+	cfg_field(vb, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_CFG_HEADS, &vb->heads, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_GEOMETRY, VIRTIO_BLK_CFG_SECTORS, &vb->sectors_per_track, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_CFG_BLK_SIZE, &blk_size, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_PHYSICAL_BLOCK_EXP, &vb->physical_block_exp, 1,
+		  &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_ALIGNMENT_OFFSET, &vb->alignment_offset, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_MIN_IO_SIZE, &vb->min_io_size, 2, &err);
+	cfg_field(vb, VIRTIO_BLK_F_TOPOLOGY, VIRTIO_BLK_CFG_OPT_IO_SIZE, &vb->opt_io_size, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_CFG_WRITEBACK, &vb->writeback, 1, &err);
+	cfg_field(vb, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, &vb->max_discard_sectors, 4,
+		  &err);
+	cfg_field(vb, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_CFG_MAX_DISCARD_SEG, &vb->max_discard_seg, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT, &vb->discard_alignment,
+		  4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS,
+		  &vb->max_write_zeroes_sectors, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG,
+		  &vb->max_write_zeroes_seg, 4, &err);
+	cfg_field(vb, VIRTIO_BLK_F_WRITE_ZEROES, VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP,
+		  &vb->write_zeroes_may_unmap, 1, &err);
+	if (err < 0)
+		return err;
 
 	vb->blk.sector_size = blk_size;
 	vb->blk.sectors = vb->capacity / (blk_size / 512);
 	vb->blk.read_only = virtio_has(d, VIRTIO_BLK_F_RO);
-	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH);
+	/* Flush only a volatile cache: FLUSH, and writeback not known to be 0. */
+	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH) && vb->writeback;
+	return 0;
 }
 
 /* How big one part may be: data segments are bounded by SEG_MAX and by the
- * chain the ring allows (less header and status), each by SIZE_MAX. */
+ * chain the ring allows (less header and status; bring_up made sure it
+ * holds at least 3), each by SIZE_MAX. */
 static int size_parts(struct virtio_blk *vb)
 {
 	unsigned segs = virtq_max_chain(&vb->vq) - 2;
@@ -383,7 +474,6 @@ static int size_parts(struct virtio_blk *vb)
 	bytes -= bytes % vb->blk.sector_size;
 	if (bytes == 0)
 		return -EINVAL;
-	vb->part_segs = segs;
 	vb->part_bytes = (uint32_t)bytes;
 	return 0;
 }
@@ -398,7 +488,10 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 		*why = err == -ENODEV ? "reset did not complete" : "device refused our features";
 		return err;
 	}
-	read_config(vb);
+	if (read_config(vb) < 0) {
+		*why = "device configuration unreadable or never settles";
+		goto fail;
+	}
 	if (vb->blk.sector_size < 512 || vb->blk.sector_size > 65536 ||
 	    (vb->blk.sector_size & (vb->blk.sector_size - 1))) {
 		*why = "bad logical block size";
@@ -417,6 +510,13 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	err = virtq_init(&vb->vq, size, packed, virtio_has(d, VIRTIO_F_EVENT_IDX),
 			 virtio_has(d, VIRTIO_F_INDIRECT_DESC), vb->ring_mem,
 			 plat_virt_to_phys(vb->ring_mem));
+	/* A request is at least three buffers (header, data, status): a chain
+	 * that cannot hold them (a ring of 1 or 2 descriptors without indirect
+	 * tables) could carry no read or write at all. */
+	if (err == 0 && virtq_max_chain(&vb->vq) < 3) {
+		*why = "queue too small for a request (3 descriptors)";
+		goto fail;
+	}
 	if (err == 0)
 		err = size_parts(vb);
 	if (err < 0) {
@@ -434,6 +534,7 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	virtq_disable_irq(&vb->vq); /* a wait asks for interrupts when it sleeps */
 	virtio_driver_ok(d);
 	vb->broken = 0;
+	vb->broken_why = NULL;
 	return 0;
 fail:
 	virtio_fail(d);
@@ -447,7 +548,7 @@ static void get_id(struct virtio_blk *vb)
 
 	memset(id, 0, sizeof(id));
 	r.parts_left = 1;
-	int err = queue_part(vb, &r, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), 1);
+	int err = queue_part(vb, &r, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id), 1, NULL);
 	if (err == 0) {
 		kick(vb);
 		complete_part(&r, 0);

@@ -13,7 +13,9 @@
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtq.h"
 
-#define VIRTIO_BLK_MAX_DEVICES 4
+/* As many as the block layer names (vda..vdh).  Each costs about 242 KiB
+ * of static memory (ring, request slots, driver state). */
+#define VIRTIO_BLK_MAX_DEVICES BLK_MAX_DEVICES
 
 /* Feature bits (virtio 1.x section 5.2.3). */
 #define VIRTIO_BLK_F_SIZE_MAX 1
@@ -41,6 +43,28 @@
 
 #define VIRTIO_BLK_ID_BYTES 20
 
+/* Byte offsets of the fields of struct virtio_blk_config (section 5.2.4),
+ * the device configuration; each is read with its own width. */
+#define VIRTIO_BLK_CFG_CAPACITY 0 /* le64, 512-byte sectors */
+#define VIRTIO_BLK_CFG_SIZE_MAX 8 /* le32 */
+#define VIRTIO_BLK_CFG_SEG_MAX 12 /* le32 */
+#define VIRTIO_BLK_CFG_CYLINDERS 16 /* le16, GEOMETRY */
+#define VIRTIO_BLK_CFG_HEADS 18 /* u8, GEOMETRY */
+#define VIRTIO_BLK_CFG_SECTORS 19 /* u8, GEOMETRY */
+#define VIRTIO_BLK_CFG_BLK_SIZE 20 /* le32 */
+#define VIRTIO_BLK_CFG_PHYSICAL_BLOCK_EXP 24 /* u8, TOPOLOGY */
+#define VIRTIO_BLK_CFG_ALIGNMENT_OFFSET 25 /* u8, TOPOLOGY */
+#define VIRTIO_BLK_CFG_MIN_IO_SIZE 26 /* le16, TOPOLOGY */
+#define VIRTIO_BLK_CFG_OPT_IO_SIZE 28 /* le32, TOPOLOGY */
+#define VIRTIO_BLK_CFG_WRITEBACK 32 /* u8, CONFIG_WCE */
+#define VIRTIO_BLK_CFG_NUM_QUEUES 34 /* le16, MQ */
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36 /* le32, DISCARD */
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40 /* le32, DISCARD */
+#define VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT 44 /* le32, DISCARD */
+#define VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS 48 /* le32, WRITE_ZEROES */
+#define VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG 52 /* le32, WRITE_ZEROES */
+#define VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP 56 /* u8, WRITE_ZEROES */
+
 /* The device-readable request header.  sector is always in 512-byte units,
  * whatever the device's logical block size. */
 struct virtio_blk_outhdr {
@@ -49,18 +73,21 @@ struct virtio_blk_outhdr {
 	uint64_t sector;
 };
 
-/* The range of a DISCARD or WRITE_ZEROES request. */
-struct virtio_blk_range {
+/* One segment of a DISCARD or WRITE_ZEROES request: the device-readable
+ * data after the header (whose sector field is then unused).  sector and
+ * num_sectors are in 512-byte units. */
+struct virtio_blk_discard_write_zeroes {
 	uint64_t sector;
 	uint32_t num_sectors;
 	uint32_t flags;
 };
+#define VIRTIO_BLK_WZ_UNMAP 1u /* write zeroes: the device may deallocate the range */
 
 /* Per-request memory the device reads and writes: 64-byte aligned, so the
  * header never straddles a page. */
 struct virtio_blk_slot {
 	struct virtio_blk_outhdr hdr;
-	struct virtio_blk_range range;
+	struct virtio_blk_discard_write_zeroes range;
 	uint8_t status;
 	uint8_t pad[31];
 };
@@ -92,18 +119,30 @@ struct virtio_blk {
 	struct pci_msix msix;
 	const char *mode; /* "poll", "msix" or "intx" */
 	int broken; /* the device misbehaved; requests fail with -EIO */
+	const char *broken_why; /* and how, when broken */
 
-	/* from the device configuration */
+	/* from the device configuration (a field whose feature was not
+	 * negotiated reads 0, writeback excepted) */
 	uint64_t capacity; /* 512-byte sectors */
 	uint32_t size_max, seg_max;
-	uint16_t num_queues;
+	uint16_t cylinders; /* GEOMETRY: the legacy BIOS view, for display */
+	uint8_t heads, sectors_per_track;
+	uint8_t physical_block_exp; /* TOPOLOGY: logical blocks per physical, log2 */
+	uint8_t alignment_offset; /* first aligned logical block */
+	uint16_t min_io_size; /* in logical blocks */
+	uint32_t opt_io_size; /* in logical blocks */
+	/* 1: a volatile write cache that FLUSH empties; 0: writes are durable
+	 * when they complete (CONFIG_WCE says so, or there is no FLUSH) */
 	uint8_t writeback;
+	uint32_t max_discard_sectors, max_discard_seg, discard_alignment; /* DISCARD */
+	uint32_t max_write_zeroes_sectors, max_write_zeroes_seg; /* WRITE_ZEROES */
+	uint8_t write_zeroes_may_unmap;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
 
 	uint32_t part_bytes; /* largest piece one virtio request carries */
-	unsigned part_segs; /* data segments one piece may use */
 	struct virtio_blk_slot *slots; /* [VIRTQ_MAX] */
 	struct blk_request *owner[VIRTQ_MAX]; /* by used id */
+	uint32_t want_len[VIRTQ_MAX]; /* by used id: device-writable bytes, status included */
 	void *ring_mem;
 	struct virtio_blk_stats stats;
 };

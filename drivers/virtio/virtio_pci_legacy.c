@@ -26,7 +26,6 @@
 #define REG_ISR 0x13
 #define REG_CONFIG_VECTOR 0x14
 #define REG_QUEUE_VECTOR 0x16
-#define LEGACY_MAX_QUEUES 64
 
 static uint8_t get_status(struct virtio_dev *d) { return plat_inb(d->io + REG_STATUS); }
 static void set_status(struct virtio_dev *d, uint8_t s) { plat_outb(d->io + REG_STATUS, s); }
@@ -41,28 +40,35 @@ static uint8_t config_generation(struct virtio_dev *d)
 	return 0; /* legacy has none; the device config of virtio-blk is stable */
 }
 
-static void read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned len)
+/* The device configuration follows the registers, in the same I/O BAR. */
+static int read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width)
 {
-	uint16_t base = (uint16_t)(d->io + (d->legacy_msix ? 0x18 : 0x14) + off);
-	uint8_t *b = buf;
+	uint32_t at = (d->legacy_msix ? 0x18 : 0x14) + off;
 
-	for (unsigned i = 0; i < len; i++)
-		b[i] = plat_inb((uint16_t)(base + i));
+	if (at + width > d->io_len)
+		return -EINVAL;
+	uint16_t port = (uint16_t)(d->io + at);
+	switch (width) {
+	case 1:
+		*(uint8_t *)buf = plat_inb(port);
+		break;
+	case 2:
+		*(uint16_t *)buf = plat_inw(port);
+		break;
+	case 4:
+		*(uint32_t *)buf = plat_inl(port);
+		break;
+	default: /* 8: two 32-bit halves, read twice by virtio_read_config */
+		*(uint64_t *)buf = plat_inl(port) | (uint64_t)plat_inl((uint16_t)(port + 4)) << 32;
+		break;
+	}
+	return 0;
 }
 
 static unsigned queue_max(struct virtio_dev *d, unsigned q)
 {
 	plat_outw(d->io + REG_QUEUE_SELECT, (uint16_t)q);
 	return plat_inw(d->io + REG_QUEUE_SIZE);
-}
-
-static unsigned num_queues(struct virtio_dev *d)
-{
-	unsigned n = 0;
-
-	while (n < LEGACY_MAX_QUEUES && queue_max(d, n))
-		n++;
-	return n;
 }
 
 static int queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t desc, uint64_t driver,
@@ -102,7 +108,6 @@ static const struct virtio_transport legacy = {
 	.set_features = set_features,
 	.read_config = read_config,
 	.config_generation = config_generation,
-	.num_queues = num_queues,
 	.queue_max = queue_max,
 	.queue_setup = queue_setup,
 	.set_config_vector = set_config_vector,
@@ -118,6 +123,7 @@ int virtio_pci_legacy_bind(struct virtio_dev *d, struct pci_device *pci)
 	d->t = &legacy;
 	d->pci = pci;
 	d->io = (uint16_t)pci->bar[0].addr;
+	d->io_len = pci->bar[0].size > 0xFFFF ? 0xFFFF : (uint32_t)pci->bar[0].size;
 	d->legacy_msix = 0;
 	return 0;
 }

@@ -66,12 +66,27 @@ static void set_features(struct virtio_dev *d, uint64_t f)
 
 static uint8_t config_generation(struct virtio_dev *d) { return R8(d, C_CONFIG_GENERATION); }
 
-static void read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned len)
+static int read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width)
 {
-	uint8_t *b = buf;
+	volatile uint8_t *p = d->device_cfg + off;
 
-	for (unsigned i = 0; i < len; i++)
-		b[i] = off + i < d->device_cfg_len ? d->device_cfg[off + i] : 0;
+	if (!d->device_cfg || off + width > d->device_cfg_len)
+		return -EINVAL;
+	switch (width) {
+	case 1:
+		*(uint8_t *)buf = *p;
+		break;
+	case 2:
+		*(uint16_t *)buf = *(volatile uint16_t *)p;
+		break;
+	case 4:
+		*(uint32_t *)buf = *(volatile uint32_t *)p;
+		break;
+	default: /* 8: two 32-bit halves, the generation loop makes them one value */
+		*(uint64_t *)buf = *(volatile uint32_t *)p | (uint64_t) * (volatile uint32_t *)(p + 4) << 32;
+		break;
+	}
+	return 0;
 }
 
 static unsigned num_queues(struct virtio_dev *d) { return R16(d, C_NUM_QUEUES); }
@@ -130,7 +145,6 @@ static const struct virtio_transport modern = {
 	.set_features = set_features,
 	.read_config = read_config,
 	.config_generation = config_generation,
-	.num_queues = num_queues,
 	.queue_max = queue_max,
 	.queue_setup = queue_setup,
 	.set_config_vector = set_config_vector,

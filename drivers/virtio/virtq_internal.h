@@ -4,6 +4,11 @@
 
 #include "drivers/virtio/virtq.h"
 
+/* One untorn access to memory the device shares, never cached in a register
+ * or merged by the compiler. */
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+
 void virtq_split_init(struct virtq *vq);
 int virtq_split_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, uint16_t *id);
 int virtq_split_kick_prepare(struct virtq *vq);

@@ -14,9 +14,6 @@
 #include "drivers/platform.h"
 #include "drivers/virtio/virtq_internal.h"
 
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
-
 void virtq_packed_init(struct virtq *vq)
 {
 	vq->avail_wrap = 1;

@@ -11,9 +11,6 @@
 #include "drivers/platform.h"
 #include "drivers/virtio/virtq_internal.h"
 
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
-
 /* The event-index slots sit after each ring; they exist even without
  * VIRTIO_F_EVENT_IDX (the layout does not change). */
 static uint16_t *used_event(struct virtq *vq) { return &vq->avail->ring[vq->size]; }

@@ -255,16 +255,47 @@ def test_bench_blk_line_format(start, tmp_path, machine):
 
 
 BLKSTAT_LINE = re.compile(r"(vd[a-z]) ((?:[a-z_]+=[0-9.-]+ ?)+)")
+BLKSTAT_DEVICE = re.compile(r"(vd[a-z]) device ((?:[a-z_]+=[0-9/]+ )+)state=(.+)")
 
 
-def blkstat(q, args):
+def blkstat(q, args, devices=None):
+    """The counters of each disk; its device line (what the device said about
+    itself, and the driver's state) goes into devices when given."""
     out = q.cmd_lines("blkstat " + args)
     got = {}
     for line in out:
+        d = BLKSTAT_DEVICE.fullmatch(line)
+        if d:
+            if devices is not None:
+                devices[d.group(1)] = dict(kv.split("=") for kv in d.group(2).split())
+                devices[d.group(1)]["state"] = d.group(3)
+            continue
         m = BLKSTAT_LINE.fullmatch(line)
         assert m, out
         got[m.group(1)] = {k: v for k, v in (kv.split("=") for kv in m.group(2).split())}
     return got
+
+
+@pytest.mark.parametrize("writeback", ["on", "off"])
+def test_blkstat_device_line_shows_the_configuration(start, tmp_path, writeback):
+    """GEOMETRY, TOPOLOGY, CONFIG_WCE, DISCARD and WRITE_ZEROES are read; a
+    write-through drive (writeback 0) is not flushed."""
+    image = make_image(tmp_path / "disk.img")
+    q = start("q35", extra=["-drive", "file=%s,format=raw,if=none,id=d0,cache.writeback=%s" % (image, writeback)]
+              + device("d0", "cfg", ",physical_block_size=4096,min_io_size=4096,opt_io_size=65536"))
+    devices = {}
+    blkstat(q, "vda", devices)
+    d = devices["vda"]
+    assert d["state"] == "ok", d
+    cyl, heads, secs = (int(x) for x in d["geometry"].split("/"))
+    assert cyl > 0 and heads > 0 and secs > 0, d
+    assert d["topology"] == "3/0/8/128", d  # 4 KiB physical blocks, I/O sizes in 512-byte blocks
+    assert int(d["discard"].split("/")[0]) > 0 and int(d["write_zeroes"].split("/")[0]) > 0, d
+    assert d["writeback"] == d["flush"] == ("1" if writeback == "on" else "0"), d
+    blkstat(q, "vda clear")
+    assert q.cmd_lines("blkfill vda 0 8 1") == []
+    sent = int(blkstat(q, "vda")["vda"]["requests"])
+    assert sent == (2 if writeback == "on" else 1), sent  # the write, then a flush only to a cache
 
 
 @pytest.mark.parametrize("mode", ["irq", "poll"])

@@ -136,6 +136,49 @@ static void test_reset_that_never_completes_is_bounded(void **state)
 	down();
 }
 
+/* A configuration that changes under the read is read again; one that never
+ * settles fails the start instead of being used half-read. */
+static void test_config_generation_loop_is_bounded(void **state)
+{
+	(void)state;
+	make(&base);
+	sim.config_churn = 5;
+	assert_int_equal(start(&base), 0);
+	assert_int_equal(sim.config_churn, 0);
+	assert_int_equal(dev->sectors, SECTORS);
+	make(&base);
+	sim.config_churn = 1000000;
+	assert_int_equal(start(&base), -EIO);
+	assert_true(sim.status & VIRTIO_STATUS_FAILED);
+	assert_false(sim.status & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(sim.config_reads < 1000);
+	down();
+}
+
+/* A ring too short for header, data and status is refused (unless indirect
+ * tables make one descriptor enough). */
+static void test_queue_of_one_or_two_needs_indirect(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 4; packed++) {
+		struct conf c = base;
+		c.packed = packed & 1;
+		c.qmax = 1 + packed / 2;
+		c.features = F_COMMON | (c.packed ? F(VIRTIO_F_RING_PACKED) : 0);
+		make(&c);
+		assert_int_equal(start(&c), -EIO);
+		assert_true(sim.status & VIRTIO_STATUS_FAILED);
+		assert_false(sim.status & VIRTIO_STATUS_DRIVER_OK);
+		c.features |= F(VIRTIO_F_INDIRECT_DESC);
+		up(&c);
+		fill(buf, 8192, 4);
+		assert_int_equal(blk_write(dev, 3, 16, buf), 0);
+		assert_int_equal(blk_read(dev, 3, 16, buf2), 0);
+		assert_memory_equal(buf2, buf, 8192);
+		down();
+	}
+}
+
 /* ---- data through every kind of queue ---- */
 
 static void roundtrip(const struct conf *c, const char *what)
@@ -488,6 +531,152 @@ static void test_flush_sent_only_when_offered(void **state)
 	down();
 }
 
+/* ---- discard, write zeroes, configuration ---- */
+
+static int range_op(enum blk_op op, uint64_t lba, uint32_t count)
+{
+	struct blk_request r = {.op = op, .lba = lba, .count = count};
+	int err = blk_submit(dev, &r);
+	return err < 0 ? err : blk_wait(dev, &r);
+}
+
+static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+#define F_RANGES (F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES))
+
+static void test_discard_and_write_zeroes_reach_the_disk(void **state)
+{
+	(void)state;
+	for (uint32_t bs = 512; bs <= 4096; bs *= 8)
+		for (int packed = 0; packed < 2; packed++) {
+			struct conf c = base;
+			c.features = F_ALL | F_RANGES;
+			c.blk_size = bs;
+			c.packed = packed;
+			up(&c);
+			uint32_t per = bs / 512;
+			fill(sim.disk, SECTORS * 512, 21);
+			memcpy(buf, sim.disk, 64 * 1024);
+			assert_int_equal(range_op(BLK_WRITE_ZEROES, 3, 5), 0);
+			assert_true(all_bytes(sim.disk + 3 * bs, 5 * bs, 0));
+			assert_memory_equal(sim.disk, buf, 3 * bs);
+			assert_memory_equal(sim.disk + 8 * bs, buf + 8 * bs, 2 * bs);
+			assert_int_equal(range_op(BLK_DISCARD, 10, 4), 0);
+			assert_true(all_bytes(sim.disk + 10 * bs, 4 * bs, VSIM_DISCARDED));
+			assert_memory_equal(sim.disk + 14 * bs, buf + 14 * bs, bs);
+			assert_int_equal(sim.nranges, 2);
+			assert_int_equal(sim.ranges[0].type, VIRTIO_BLK_T_WRITE_ZEROES);
+			assert_int_equal(sim.ranges[0].sector, 3 * per);
+			assert_int_equal(sim.ranges[0].num_sectors, 5 * per);
+			assert_int_equal(sim.ranges[0].flags, VIRTIO_BLK_WZ_UNMAP); /* the device may unmap */
+			assert_int_equal(sim.ranges[1].type, VIRTIO_BLK_T_DISCARD);
+			assert_int_equal(sim.ranges[1].sector, 10 * per);
+			assert_int_equal(sim.ranges[1].num_sectors, 4 * per);
+			assert_int_equal(sim.ranges[1].flags, 0);
+			/* The last block, and one past it (refused before the device). */
+			assert_int_equal(range_op(BLK_WRITE_ZEROES, dev->sectors - 1, 1), 0);
+			assert_int_equal(range_op(BLK_DISCARD, dev->sectors - 1, 2), -EINVAL);
+			down();
+		}
+}
+
+/* Pieces of at most the device's maximum, split on its discard alignment. */
+static void test_discard_and_write_zeroes_split_at_device_limits(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.features = F_ALL | F_RANGES;
+	make(&c);
+	vsim_blk_set_discard(&sim, 64, 1, 16);
+	vsim_blk_set_write_zeroes(&sim, 48, 1, 0);
+	assert_int_equal(start(&c), 0);
+	assert_int_equal(range_op(BLK_DISCARD, 5, 200), 0);
+	static const uint64_t cuts[] = {5, 64, 128, 192, 205};
+	assert_int_equal(sim.nranges, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(sim.ranges[i].sector, cuts[i]);
+		assert_int_equal(sim.ranges[i].num_sectors, cuts[i + 1] - cuts[i]);
+	}
+	fill(sim.disk, 128 * 512, 3);
+	sim.nranges = 0;
+	assert_int_equal(range_op(BLK_WRITE_ZEROES, 0, 100), 0);
+	assert_true(all_bytes(sim.disk, 100 * 512, 0));
+	assert_false(all_bytes(sim.disk + 100 * 512, 512, 0));
+	static const uint64_t wz[] = {0, 48, 96, 100};
+	assert_int_equal(sim.nranges, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(sim.ranges[i].sector, wz[i]);
+		assert_int_equal(sim.ranges[i].num_sectors, wz[i + 1] - wz[i]);
+		assert_int_equal(sim.ranges[i].flags, 0); /* may_unmap is 0: no unmap asked */
+	}
+	down();
+}
+
+static void test_discard_and_write_zeroes_not_negotiated_are_enotsup(void **state)
+{
+	(void)state;
+	up(&base);
+	unsigned before = sim.requests;
+	assert_int_equal(range_op(BLK_DISCARD, 0, 8), -ENOTSUP);
+	assert_int_equal(range_op(BLK_WRITE_ZEROES, 0, 8), -ENOTSUP);
+	assert_int_equal(sim.requests, before);
+	assert_int_equal(blk_read(dev, 0, 1, buf), 0);
+	down();
+}
+
+static void test_geometry_and_topology_are_read(void **state)
+{
+	(void)state;
+	for (int offered = 0; offered < 2; offered++) {
+		struct conf c = base;
+		c.features = F_ALL | (offered ? F(VIRTIO_BLK_F_GEOMETRY) | F(VIRTIO_BLK_F_TOPOLOGY) : 0);
+		make(&c);
+		uint16_t cyl = 1023, min_io = 8;
+		uint32_t opt_io = 128;
+		memcpy(&sim.cfg[VIRTIO_BLK_CFG_CYLINDERS], &cyl, 2);
+		sim.cfg[VIRTIO_BLK_CFG_HEADS] = 16;
+		sim.cfg[VIRTIO_BLK_CFG_SECTORS] = 63;
+		sim.cfg[VIRTIO_BLK_CFG_PHYSICAL_BLOCK_EXP] = 3;
+		sim.cfg[VIRTIO_BLK_CFG_ALIGNMENT_OFFSET] = 1;
+		memcpy(&sim.cfg[VIRTIO_BLK_CFG_MIN_IO_SIZE], &min_io, 2);
+		memcpy(&sim.cfg[VIRTIO_BLK_CFG_OPT_IO_SIZE], &opt_io, 4);
+		assert_int_equal(start(&c), 0);
+		assert_int_equal(vb.cylinders, offered ? 1023 : 0);
+		assert_int_equal(vb.heads, offered ? 16 : 0);
+		assert_int_equal(vb.sectors_per_track, offered ? 63 : 0);
+		assert_int_equal(vb.physical_block_exp, offered ? 3 : 0);
+		assert_int_equal(vb.alignment_offset, offered ? 1 : 0);
+		assert_int_equal(vb.min_io_size, offered ? 8 : 0);
+		assert_int_equal(vb.opt_io_size, offered ? 128 : 0);
+		down();
+	}
+}
+
+/* A flush is sent only to a volatile cache: CONFIG_WCE with writeback 0
+ * says completed writes are already durable. */
+static void test_write_through_device_gets_no_flush(void **state)
+{
+	(void)state;
+	for (int wce = 0; wce < 3; wce++) { /* not offered, writeback 1, writeback 0 */
+		struct conf c = base;
+		c.features = F_ALL | (wce ? F(VIRTIO_BLK_F_CONFIG_WCE) : 0);
+		make(&c);
+		sim.cfg[VIRTIO_BLK_CFG_WRITEBACK] = wce == 2 ? 0 : 1;
+		assert_int_equal(start(&c), 0);
+		assert_int_equal(vb.writeback, wce != 2);
+		assert_int_equal(dev->has_flush, wce != 2);
+		assert_int_equal(blk_flush(dev), 0);
+		assert_int_equal(sim.flushes, wce != 2);
+		down();
+	}
+}
+
 /* ---- device status codes ---- */
 
 static void test_every_status_code_reaches_the_caller(void **state)
@@ -571,6 +760,46 @@ static void test_silent_device_times_out_and_is_reset(void **state)
 		}
 }
 
+/* A silent device that then does not even reset: the driver cannot take its
+ * buffers back by resetting it, so it switches bus mastering off before it
+ * fails the requests (or, with no PCI function to switch off, keeps them
+ * incomplete), and refuses everything after. */
+static void test_device_that_will_not_reset_is_given_up(void **state)
+{
+	(void)state;
+	for (int has_pci = 0; has_pci < 2; has_pci++) {
+		struct conf c = base;
+		c.timeout_ns = 50000000ull;
+		make(&c);
+		if (!has_pci)
+			vb.vdev.pci = NULL;
+		assert_int_equal(start(&c), 0);
+		sim.mode = VSIM_SILENT;
+		for (int i = 0; i < 2; i++) {
+			reqs[i] = (struct blk_request){
+				.op = BLK_READ, .lba = (uint64_t)i, .count = 1, .buf = buf};
+			assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+		}
+		sim.stuck_in_reset = 1;
+		assert_int_equal(blk_wait(dev, &reqs[0]), -EIO);
+		assert_int_equal(blk_wait(dev, &reqs[1]), -EIO);
+		assert_true(vb.broken);
+		assert_non_null(vb.broken_why);
+		if (has_pci) {
+			assert_false(vsim_plat.cfg[4] & 4); /* bus mastering off */
+			assert_true(reqs[0].complete && reqs[1].complete);
+		} else {
+			assert_true(vsim_plat.cfg[4] & 4);
+			assert_false(reqs[0].complete ||
+				     reqs[1].complete); /* the device may still own them */
+		}
+		uint64_t t0 = vsim_plat.now_ns;
+		assert_int_equal(blk_read(dev, 0, 1, buf), -EIO);
+		assert_true(vsim_plat.now_ns - t0 < 1000000ull);
+		down();
+	}
+}
+
 static void test_silent_device_with_full_queue_times_out(void **state)
 {
 	(void)state;
@@ -628,6 +857,31 @@ static void test_hostile_device_is_stopped(void **state)
 	}
 }
 
+/* A used length short of data and status fails that request (the status
+ * byte past len is not looked at: the device did write OK there), but the
+ * id was genuine: the device goes on. */
+static void test_short_used_length_fails_the_request(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		struct conf c = base;
+		c.packed = packed;
+		up(&c);
+		fill(sim.disk, 4096, 12);
+		for (int op = 0; op < 3; op++) {
+			sim.lie = VSIM_SHORT_LEN;
+			int err = op == 0   ? blk_read(dev, 0, 8, buf)
+				  : op == 1 ? blk_write(dev, 0, 1, buf)
+					    : blk_flush(dev);
+			assert_int_equal(err, -EIO);
+			assert_false(vb.broken);
+		}
+		assert_int_equal(blk_read(dev, 0, 8, buf), 0);
+		assert_memory_equal(buf, sim.disk, 4096);
+		down();
+	}
+}
+
 static void test_hostile_device_while_submitter_waits_for_room(void **state)
 {
 	(void)state;
@@ -663,6 +917,8 @@ int main(void)
 		cmocka_unit_test(test_serial_of_twenty_bytes_is_terminated),
 		cmocka_unit_test(test_features_ok_refused_marks_failed),
 		cmocka_unit_test(test_reset_that_never_completes_is_bounded),
+		cmocka_unit_test(test_config_generation_loop_is_bounded),
+		cmocka_unit_test(test_queue_of_one_or_two_needs_indirect),
 		cmocka_unit_test(test_roundtrip_every_ring_and_wait),
 		cmocka_unit_test(test_4096_byte_blocks_address_in_512_byte_sectors),
 		cmocka_unit_test(test_split_indices_wrap_at_2_16),
@@ -676,11 +932,18 @@ int main(void)
 		cmocka_unit_test(test_out_of_range_is_einval_before_the_device),
 		cmocka_unit_test(test_read_only_device_refuses_writes),
 		cmocka_unit_test(test_flush_sent_only_when_offered),
+		cmocka_unit_test(test_discard_and_write_zeroes_reach_the_disk),
+		cmocka_unit_test(test_discard_and_write_zeroes_split_at_device_limits),
+		cmocka_unit_test(test_discard_and_write_zeroes_not_negotiated_are_enotsup),
+		cmocka_unit_test(test_geometry_and_topology_are_read),
+		cmocka_unit_test(test_write_through_device_gets_no_flush),
 		cmocka_unit_test(test_every_status_code_reaches_the_caller),
 		cmocka_unit_test(test_error_in_one_piece_fails_the_whole_request),
 		cmocka_unit_test(test_silent_device_times_out_and_is_reset),
 		cmocka_unit_test(test_silent_device_with_full_queue_times_out),
+		cmocka_unit_test(test_device_that_will_not_reset_is_given_up),
 		cmocka_unit_test(test_hostile_device_is_stopped),
+		cmocka_unit_test(test_short_used_length_fails_the_request),
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,11 +117,19 @@ enum vsim_lie {
 	VSIM_STRAY_ID, /* an id in range that is not in flight */
 	VSIM_DOUBLE, /* the same completion twice */
 	VSIM_LONG_LEN, /* claims more bytes than the chain can hold */
+	VSIM_SHORT_LEN, /* claims one byte less than it wrote: the status is past len */
 };
 
 struct vsim_pending {
 	uint16_t id, ndescs;
 	uint32_t len;
+};
+
+/* A DISCARD or WRITE_ZEROES segment the device executed. */
+struct vsim_range {
+	uint32_t type;
+	uint64_t sector;
+	uint32_t num_sectors, flags;
 };
 
 struct vsim_blk {
@@ -133,6 +141,8 @@ struct vsim_blk {
 	uint64_t offered, negotiated;
 	uint8_t cfg[64];
 	uint8_t generation;
+	unsigned config_churn; /* the next this many config reads see the generation change */
+	unsigned config_reads;
 	unsigned queue_max;
 	unsigned queue_size;
 	uint16_t queue_vector, config_vector;
@@ -162,6 +172,8 @@ struct vsim_blk {
 	/* what the device saw */
 	unsigned notifies, requests, flushes, resets, interrupts, bad_requests;
 	unsigned reads, writes, max_segs;
+	struct vsim_range ranges[256];
+	unsigned nranges;
 	uint32_t max_seg_bytes;
 	uint64_t last_sector;
 };
@@ -170,6 +182,11 @@ struct vsim_blk {
  * block blk_size, offering `features` (VERSION_1 added when modern). */
 void vsim_blk_init(struct vsim_blk *s, uint64_t sectors, uint32_t blk_size, uint64_t features, int modern);
 void vsim_blk_set_size_max(struct vsim_blk *s, uint32_t size_max, uint32_t seg_max);
+/* DISCARD and WRITE_ZEROES limits (512-byte sectors). */
+void vsim_blk_set_discard(struct vsim_blk *s, uint32_t max_sectors, uint32_t max_seg, uint32_t alignment);
+void vsim_blk_set_write_zeroes(struct vsim_blk *s, uint32_t max_sectors, uint32_t max_seg, uint8_t may_unmap);
+/* A discarded sector reads back as this byte (the specification leaves it open). */
+#define VSIM_DISCARDED 0xDD
 /* Binds d to the simulated transport of s (no PCI function unless pci). */
 void vsim_blk_bind(struct vsim_blk *s, struct virtio_dev *d, struct pci_device *pci);
 /* Posts what the device holds (HOLD mode); returns how many. */

@@ -19,13 +19,6 @@
 #include "drivers/virtio/virtio_blk.h"
 #include "tests/unit/vsim.h"
 
-#define CFG_CAPACITY 0
-#define CFG_SIZE_MAX 8
-#define CFG_SEG_MAX 12
-#define CFG_BLK_SIZE 20
-#define CFG_WRITEBACK 32
-#define CFG_NUM_QUEUES 34
-
 /* One disk at a time; static, so a failing test leaks nothing. */
 static uint8_t disk_store[4 << 20];
 
@@ -45,17 +38,34 @@ void vsim_blk_init(struct vsim_blk *s, uint64_t sectors, uint32_t blk_size, uint
 	s->blk_size = blk_size;
 	s->fail_type = -1;
 	s->queue_vector = s->config_vector = VIRTIO_NO_VECTOR;
-	memcpy(&s->cfg[CFG_CAPACITY], &sectors, 8);
-	memcpy(&s->cfg[CFG_BLK_SIZE], &blk_size, 4);
-	s->cfg[CFG_WRITEBACK] = 1;
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_CAPACITY], &sectors, 8);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_BLK_SIZE], &blk_size, 4);
+	s->cfg[VIRTIO_BLK_CFG_WRITEBACK] = 1;
 	uint16_t nq = 1;
-	memcpy(&s->cfg[CFG_NUM_QUEUES], &nq, 2);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_NUM_QUEUES], &nq, 2);
+	/* As QEMU: one segment, the logical block as discard alignment. */
+	vsim_blk_set_discard(s, (uint32_t)sectors, 1, blk_size / 512);
+	vsim_blk_set_write_zeroes(s, (uint32_t)sectors, 1, 1);
 }
 
 void vsim_blk_set_size_max(struct vsim_blk *s, uint32_t size_max, uint32_t seg_max)
 {
-	memcpy(&s->cfg[CFG_SIZE_MAX], &size_max, 4);
-	memcpy(&s->cfg[CFG_SEG_MAX], &seg_max, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_SIZE_MAX], &size_max, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_SEG_MAX], &seg_max, 4);
+}
+
+void vsim_blk_set_discard(struct vsim_blk *s, uint32_t max_sectors, uint32_t max_seg, uint32_t alignment)
+{
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS], &max_sectors, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_DISCARD_SEG], &max_seg, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT], &alignment, 4);
+}
+
+void vsim_blk_set_write_zeroes(struct vsim_blk *s, uint32_t max_sectors, uint32_t max_seg, uint8_t may_unmap)
+{
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS], &max_sectors, 4);
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG], &max_seg, 4);
+	s->cfg[VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP] = may_unmap;
 }
 
 static void device_reset(struct vsim_blk *s)
@@ -115,17 +125,24 @@ static void t_set_features(struct virtio_dev *d, uint64_t f)
 	s->negotiated = f;
 }
 
-static void t_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned len)
+static int t_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width)
 {
 	struct vsim_blk *s = sim_of(d);
 
-	if (off + len > sizeof(s->cfg))
+	if ((width != 1 && width != 2 && width != 4 && width != 8) || off % width)
+		fail_msg("config field read with width %u at %u (spec 4.1.3.1)", width, off);
+	if (off + width > sizeof(s->cfg))
 		fail_msg("config read past the virtio-blk config");
-	memcpy(buf, &s->cfg[off], len);
+	memcpy(buf, &s->cfg[off], width);
+	s->config_reads++;
+	if (s->config_churn) { /* the device changes its configuration under the read */
+		s->config_churn--;
+		s->generation++;
+	}
+	return 0;
 }
 
 static uint8_t t_config_generation(struct virtio_dev *d) { return sim_of(d)->generation; }
-static unsigned t_num_queues(struct virtio_dev *d) { return sim_of(d)->queue_max ? 1 : 0; }
 static unsigned t_queue_max(struct virtio_dev *d, unsigned q) { return q == 0 ? sim_of(d)->queue_max : 0; }
 
 static int t_queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t desc, uint64_t driver,
@@ -168,7 +185,7 @@ static int range_ok(struct vsim_blk *s, uint64_t sector, uint64_t bytes)
 }
 
 /* Copies between the disk and the data segments (1..n-2). */
-static uint64_t move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sector, int to_guest)
+static void move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sector, int to_guest)
 {
 	uint8_t *disk = s->disk + sector * 512;
 	uint64_t done = 0;
@@ -180,7 +197,61 @@ static uint64_t move_data(struct vsim_blk *s, struct vsim_chain *c, uint64_t sec
 			memcpy(disk + done, c->seg[i].p, c->seg[i].len);
 		done += c->seg[i].len;
 	}
-	return done;
+}
+
+static uint32_t cfg32(struct vsim_blk *s, unsigned off)
+{
+	uint32_t v;
+	memcpy(&v, &s->cfg[off], 4);
+	return v;
+}
+
+/* The segments of a DISCARD or WRITE_ZEROES request (spec 5.2.6): checks
+ * what a driver must get right, then deallocates (fills with
+ * VSIM_DISCARDED) or zeroes. */
+static uint8_t discard_write_zeroes(struct vsim_blk *s, struct vsim_chain *c, uint32_t type)
+{
+	int wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
+	unsigned feature = wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD;
+	uint32_t max =
+		cfg32(s, wz ? VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS : VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS);
+	uint32_t max_seg =
+		cfg32(s, wz ? VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG : VIRTIO_BLK_CFG_MAX_DISCARD_SEG);
+	uint32_t per = s->blk_size / 512;
+	unsigned nseg = 0;
+
+	if (!(s->negotiated >> feature & 1))
+		return VIRTIO_BLK_S_UNSUPP;
+	for (unsigned i = 1; i + 1 < c->n; i++) {
+		struct virtio_blk_discard_write_zeroes seg;
+		if (c->seg[i].len % sizeof(seg))
+			fail_msg("discard/write-zeroes buffer of %u bytes", c->seg[i].len);
+		for (uint32_t off = 0; off < c->seg[i].len; off += sizeof(seg)) {
+			memcpy(&seg, c->seg[i].p + off, sizeof(seg));
+			if (++nseg > max_seg)
+				fail_msg("%u segments > max %u", nseg, max_seg);
+			if (seg.num_sectors == 0 || seg.num_sectors > max)
+				fail_msg("segment of %u sectors, max %u", seg.num_sectors, max);
+			if (!wz && seg.flags)
+				fail_msg("discard with flags %#x (unmap is for write zeroes)", seg.flags);
+			if (seg.flags & ~VIRTIO_BLK_WZ_UNMAP)
+				fail_msg("reserved segment flags %#x", seg.flags);
+			if (seg.sector % per || seg.num_sectors % per)
+				fail_msg("segment not in whole logical blocks");
+			if (!range_ok(s, seg.sector, (uint64_t)seg.num_sectors * 512)) {
+				s->bad_requests++;
+				return VIRTIO_BLK_S_IOERR;
+			}
+			if (s->nranges < sizeof(s->ranges) / sizeof(s->ranges[0]))
+				s->ranges[s->nranges++] =
+					(struct vsim_range){type, seg.sector, seg.num_sectors, seg.flags};
+			memset(s->disk + seg.sector * 512, wz ? 0 : VSIM_DISCARDED,
+			       (size_t)seg.num_sectors * 512);
+		}
+	}
+	if (nseg == 0)
+		fail_msg("discard/write-zeroes request without a segment");
+	return VIRTIO_BLK_S_OK;
 }
 
 static void execute(struct vsim_blk *s, struct vsim_chain *c)
@@ -199,10 +270,10 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 
 	uint64_t bytes = 0;
 	unsigned segs = c->n - 2;
-	int want_writable = h.type != VIRTIO_BLK_T_OUT;
+	int want_writable = h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_GET_ID;
 	uint32_t size_max, seg_max;
-	memcpy(&size_max, &s->cfg[CFG_SIZE_MAX], 4);
-	memcpy(&seg_max, &s->cfg[CFG_SEG_MAX], 4);
+	memcpy(&size_max, &s->cfg[VIRTIO_BLK_CFG_SIZE_MAX], 4);
+	memcpy(&seg_max, &s->cfg[VIRTIO_BLK_CFG_SEG_MAX], 4);
 	for (unsigned i = 1; i + 1 < c->n; i++) {
 		if (c->seg[i].writable != want_writable)
 			fail_msg("data buffer %u has the wrong direction for type %u", i, h.type);
@@ -220,7 +291,9 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 	s->last_sector = h.sector;
 
 	uint8_t status = VIRTIO_BLK_S_OK;
-	uint32_t written = 1;
+	/* Like QEMU, the used length is every device-writable byte, the status
+	 * last: a failed read still claims its data buffers. */
+	uint32_t written = (want_writable ? (uint32_t)bytes : 0) + 1;
 	int hit = s->fail_type == (int)h.type &&
 		  (h.type == VIRTIO_BLK_T_FLUSH ||
 		   (h.sector < s->fail_hi && h.sector + (bytes + 511) / 512 > s->fail_lo));
@@ -232,7 +305,7 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 			status = VIRTIO_BLK_S_IOERR;
 		} else if (h.type == VIRTIO_BLK_T_IN) {
 			s->reads++;
-			written += (uint32_t)move_data(s, c, h.sector, 1);
+			move_data(s, c, h.sector, 1);
 		} else if (s->negotiated >> VIRTIO_BLK_F_RO & 1) {
 			s->bad_requests++;
 			status = VIRTIO_BLK_S_IOERR;
@@ -240,12 +313,13 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 			s->writes++;
 			move_data(s, c, h.sector, 0);
 		}
+	} else if (h.type == VIRTIO_BLK_T_DISCARD || h.type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		status = discard_write_zeroes(s, c, h.type);
 	} else if (h.type == VIRTIO_BLK_T_FLUSH) {
 		s->flushes++;
 	} else if (h.type == VIRTIO_BLK_T_GET_ID) {
 		uint32_t n = bytes < sizeof(s->serial) ? (uint32_t)bytes : sizeof(s->serial);
 		memcpy(c->seg[1].p, s->serial, n);
-		written += n;
 	} else {
 		status = VIRTIO_BLK_S_UNSUPP;
 	}
@@ -257,10 +331,15 @@ static void execute(struct vsim_blk *s, struct vsim_chain *c)
 		s->pending[s->npending++] = (struct vsim_pending){c->id, c->ndescs, written};
 }
 
+/* The function may read and write memory only while bus mastering is on. */
+static int dma_allowed(void) { return (vsim_plat.cfg[4] & 4) != 0; }
+
 static void fetch(struct vsim_blk *s)
 {
 	static struct vsim_chain c;
 
+	if (!dma_allowed())
+		return;
 	if (!s->queue_enabled || !(s->status & VIRTIO_STATUS_DRIVER_OK))
 		return; /* a device that is not live ignores the doorbell */
 	while (vsim_ring_pop(&s->ring, &c))
@@ -298,7 +377,6 @@ static const struct virtio_transport sim_transport_modern = {
 	.set_features = t_set_features,
 	.read_config = t_read_config,
 	.config_generation = t_config_generation,
-	.num_queues = t_num_queues,
 	.queue_max = t_queue_max,
 	.queue_setup = t_queue_setup,
 	.set_config_vector = t_set_config_vector,
@@ -316,7 +394,6 @@ static const struct virtio_transport sim_transport_legacy = {
 	.set_features = t_set_features,
 	.read_config = t_read_config,
 	.config_generation = t_config_generation,
-	.num_queues = t_num_queues,
 	.queue_max = t_queue_max,
 	.queue_setup = t_queue_setup,
 	.set_config_vector = t_set_config_vector,
@@ -356,6 +433,8 @@ static unsigned post(struct vsim_blk *s)
 	int irq = 0;
 	unsigned n = s->npending;
 
+	if (!dma_allowed())
+		return 0; /* cannot write the used ring */
 	for (unsigned k = 0; k < n; k++) {
 		struct vsim_pending p = s->pending[s->reverse ? n - 1 - k : k];
 		enum vsim_lie lie = s->lie;
@@ -366,6 +445,8 @@ static unsigned post(struct vsim_blk *s)
 			p.id = (uint16_t)((p.id + 1) % s->queue_size);
 		else if (lie == VSIM_LONG_LEN)
 			p.len += 4096;
+		else if (lie == VSIM_SHORT_LEN)
+			p.len--;
 		irq |= vsim_ring_push(&s->ring, p.id, p.len, p.ndescs);
 		if (lie == VSIM_DOUBLE)
 			irq |= vsim_ring_push(&s->ring, p.id, p.len, p.ndescs);

@@ -31,6 +31,7 @@ void vsim_platform_reset(struct pci_device *pci, int msix)
 	uint8_t *c = vsim_plat.cfg;
 	c[0] = 0xF4, c[1] = 0x1A, c[2] = 0x42, c[3] = 0x10; /* 1AF4:1042 */
 	c[0x3C] = 11, c[0x3D] = 1; /* INTA# on GSI 11 */
+	c[0x04] = 0x06; /* command: memory decoding and bus mastering on */
 	if (msix) {
 		c[0x06] = 0x10; /* status: capability list */
 		c[0x34] = MSIX_CAP;

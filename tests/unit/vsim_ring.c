@@ -16,10 +16,8 @@
 #include <string.h>
 
 #include "drivers/platform.h"
+#include "drivers/virtio/virtq_internal.h"
 #include "tests/unit/vsim.h"
-
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
 void vsim_ring_init(struct vsim_ring *r, unsigned size, int packed, int event_idx, uint64_t desc,
 		    uint64_t driver, uint64_t device)
