@@ -92,8 +92,8 @@ void dir_stat(const struct fat_volume *v, const uint8_t *raw, struct fat_stat *s
 	st->is_dir = !!(raw[11] & FAT_ATTR_DIR);
 	st->size = st->is_dir ? 0 : ent_size(raw);
 	st->cluster = ent_cluster(v, raw);
-	st->wtime = (uint16_t)(raw[22] | raw[23] << 8);
-	st->wdate = (uint16_t)(raw[24] | raw[25] << 8);
+	st->wtime = le16(raw + 22);
+	st->wdate = le16(raw + 24);
 }
 
 /* Where a long name is being read, entry by entry. */
@@ -135,10 +135,7 @@ static int lfn_end(struct lfn_state *st, const uint8_t *raw)
 	return ok;
 }
 
-static uint16_t lfn_unit(const uint8_t *raw, int i)
-{
-	return (uint16_t)(raw[lfn_offsets[i]] | raw[lfn_offsets[i] + 1] << 8);
-}
+static uint16_t lfn_unit(const uint8_t *raw, int i) { return le16(raw + lfn_offsets[i]); }
 
 /* Neither shown nor found: the volume label, "." and "..". */
 static int entry_hidden(const uint8_t *raw)

@@ -12,6 +12,20 @@
 #define EOC 0x0FFFFFFF /* end of chain, as get_entry returns it for every type */
 #define BAD 0x0FFFFFF7
 
+/* Little-endian fields of on-disk structures. */
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+static inline int pow2(uint32_t x) { return x && !(x & (x - 1)); }
+
 /* ---- part.c: where the volume starts ---- */
 /* Sets *lba and *count (device sectors) of the first FAT volume; buf holds
  * FAT_SECTOR_MAX bytes of scratch.  Returns 0, or -EBADMSG with *why (no
@@ -166,21 +180,15 @@ void fat_now(uint16_t *date, uint16_t *time);
 /* The first cluster; FAT12/16 keep other data in the high word. */
 static inline uint32_t ent_cluster(const struct fat_volume *v, const uint8_t *e)
 {
-	uint32_t hi = v->type == 32 ? (uint32_t)(e[20] | e[21] << 8) : 0;
-	return (uint32_t)(e[26] | e[27] << 8) | hi << 16;
+	uint32_t hi = v->type == 32 ? le16(e + 20) : 0;
+	return le16(e + 26) | hi << 16;
 }
 static inline void ent_set_cluster(uint8_t *e, uint32_t c)
 {
-	e[26] = (uint8_t)c, e[27] = (uint8_t)(c >> 8), e[20] = (uint8_t)(c >> 16), e[21] = (uint8_t)(c >> 24);
+	put16(e + 26, (uint16_t)c), put16(e + 20, (uint16_t)(c >> 16));
 }
-static inline uint32_t ent_size(const uint8_t *e)
-{
-	return (uint32_t)e[28] | (uint32_t)e[29] << 8 | (uint32_t)e[30] << 16 | (uint32_t)e[31] << 24;
-}
-static inline void ent_set_size(uint8_t *e, uint32_t s)
-{
-	e[28] = (uint8_t)s, e[29] = (uint8_t)(s >> 8), e[30] = (uint8_t)(s >> 16), e[31] = (uint8_t)(s >> 24);
-}
+static inline uint32_t ent_size(const uint8_t *e) { return le32(e + 28); }
+static inline void ent_set_size(uint8_t *e, uint32_t s) { put32(e + 28, s); }
 
 /* ---- path.c: paths to directories ---- */
 #define PATH_DEPTH_MAX 128

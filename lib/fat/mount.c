@@ -17,17 +17,6 @@
 #define CLEAN_FAT16 0x8000u
 #define CLEAN_FAT32 0x08000000u
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
-}
-static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
-
 static _Alignas(64) uint8_t scratch[FAT_SECTOR_MAX];
 
 static int bad(const char **why, const char *what)

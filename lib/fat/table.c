@@ -19,12 +19,7 @@ static int entry_byte(struct fat_volume *v, uint32_t off, uint8_t **p)
 }
 
 /* FAT16/32 entries in a cached span: whole, aligned, never split. */
-static uint32_t load(const uint8_t *p, uint32_t width)
-{
-	if (width == 2)
-		return (uint32_t)(p[0] | p[1] << 8);
-	return ((uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) & 0x0FFFFFFF;
-}
+static uint32_t load(const uint8_t *p, uint32_t width) { return width == 2 ? le16(p) : le32(p) & 0x0FFFFFFF; }
 
 static void store(uint8_t *p, uint32_t width, uint32_t val)
 {
@@ -420,11 +415,7 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 			uint32_t c = first + i;
 			if (c < 2 || c > v->clusters + 1)
 				continue;
-			uint32_t val = width == 2 ? (uint32_t)(buf[2 * i] | buf[2 * i + 1] << 8)
-						  : ((uint32_t)buf[4 * i] | buf[4 * i + 1] << 8 |
-						     buf[4 * i + 2] << 16 | (uint32_t)buf[4 * i + 3] << 24) &
-							    0x0FFFFFFF;
-			free += val == 0;
+			free += load(buf + i * width, width) == 0;
 		}
 	}
 	*free_out = free;
