@@ -295,6 +295,11 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 		 * well formed. */
 		if ((err = claim_run(v, c, n - got, &k)) < 0)
 			break;
+		/* Debited as soon as they are claimed, so that freeing them again
+		 * (below, or in the undo) credits only what was debited. */
+		if (v->free_count != 0xFFFFFFFF)
+			v->free_count -= k;
+		v->next_free = c + k;
 		if (prev && (err = fat_set(v, prev, c)) < 0) {
 			fat_free_chain(v, c);
 			break;
@@ -303,9 +308,6 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 			head = c;
 		prev = c + k - 1;
 		got += k;
-		if (v->free_count != 0xFFFFFFFF)
-			v->free_count -= k;
-		v->next_free = c + k;
 	}
 	if (err < 0) {
 		/* Undo: the chain ends where it ended, the new clusters are free. */

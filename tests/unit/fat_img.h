@@ -28,7 +28,13 @@ struct img_dev {
 	/* Injected errors: the read or write request with this number (1: the
 	 * next one) and every one after it fail with -EIO; 0: none. */
 	unsigned fail_read_from, fail_write_from;
+	uint64_t fail_lo, fail_hi; /* only requests touching sectors [lo, hi) */
 };
+
+static int img_fails(struct img_dev *d, unsigned n, unsigned from, const struct blk_request *r)
+{
+	return from && n >= from && r->lba < d->fail_hi && r->lba + r->count > d->fail_lo;
+}
 
 static int img_xfer(struct blk_device *dev, struct blk_request *r)
 {
@@ -38,11 +44,11 @@ static int img_xfer(struct blk_device *dev, struct blk_request *r)
 
 	switch (r->op) {
 	case BLK_READ:
-		if (++d->reads >= d->fail_read_from && d->fail_read_from)
+		if (img_fails(d, ++d->reads, d->fail_read_from, r))
 			return -EIO;
 		return pread(d->fd, r->buf, bytes, off) == (ssize_t)bytes ? 0 : -EIO;
 	case BLK_WRITE:
-		if (++d->writes >= d->fail_write_from && d->fail_write_from)
+		if (img_fails(d, ++d->writes, d->fail_write_from, r))
 			return -EIO;
 		return pwrite(d->fd, r->buf, bytes, off) == (ssize_t)bytes ? 0 : -EIO;
 	case BLK_FLUSH:
@@ -53,7 +59,12 @@ static int img_xfer(struct blk_device *dev, struct blk_request *r)
 	}
 }
 
-/* Injects errors from the nth read (or write) from now on; 0 stops them. */
+/* Injects errors from the nth read (or write) from now on, in the sectors
+ * img_fail_range names (all of them unless set); 0 stops them. */
+static inline void img_fail_range(struct img_dev *d, uint64_t lo, uint64_t hi)
+{
+	d->fail_lo = lo, d->fail_hi = hi;
+}
 static inline void img_fail_reads(struct img_dev *d, unsigned n) { d->fail_read_from = n ? d->reads + n : 0; }
 static inline void img_fail_writes(struct img_dev *d, unsigned n)
 {
@@ -70,6 +81,7 @@ static void img_open(struct img_dev *d, const char *path, uint32_t sector_size, 
 		perror(path);
 		abort();
 	}
+	d->fail_hi = UINT64_MAX;
 	d->dev.sector_size = sector_size;
 	d->dev.sectors = (uint64_t)st.st_size / sector_size;
 	d->dev.read_only = read_only;

@@ -216,14 +216,69 @@ static void test_full_volume(void **s)
 	unlink(img);
 }
 
+/* Sets FAT32 entries [from, to) to val in every FAT of the image. */
+static void poke_fat32(uint32_t from, uint32_t to, uint32_t val)
+{
+	uint32_t n = to - from;
+	uint8_t *b = malloc((size_t)n * 4);
+	for (uint32_t i = 0; i < n; i++)
+		b[4 * i] = (uint8_t)val, b[4 * i + 1] = (uint8_t)(val >> 8),
+		      b[4 * i + 2] = (uint8_t)(val >> 16), b[4 * i + 3] = (uint8_t)(val >> 24);
+	for (uint32_t k = 0; k < vol.nfats; k++) {
+		off_t off = ((off_t)vol.reserved + k * vol.fat_sectors) * 512 + (off_t)from * 4;
+		assert_int_equal(pwrite(dev.fd, b, (size_t)n * 4, off), (ssize_t)n * 4);
+	}
+	free(b);
+}
+
+/* An allocation whose link to the file's tail fails (the FAT sector of the
+ * tail cannot be read back after the search for free clusters pushed it out
+ * of the cache) leaves the free count as it was. */
+static void test_failed_link_keeps_free_count(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	struct fat_statfs before, after;
+	img_path(img, sizeof(img), "link");
+	unlink(img);
+	assert_int_equal(
+		run("mkfs.fat -C -F 32 -s 1 %s 81920 >/dev/null && echo a | mcopy -i %s - ::/a", img, img),
+		0);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(first_cluster("/a"), 3);
+	/* Clusters 4 .. 9 windows of the cache on are bad: the search for a
+	 * free cluster after 3 reads every window and evicts the first. */
+	poke_fat32(4, 9 * 16384, 0x0FFFFFF7);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/a", FAT_O_WRITE, &f), 0);
+	assert_int_equal(fat_statfs(&vol, &before), 0);
+	img_fail_range(&dev, vol.reserved, vol.reserved + 128); /* the FAT's first window */
+	img_fail_reads(&dev, 1);
+	static char buf[512];
+	assert_int_equal(fat_write(&f, 512, buf, sizeof(buf)), -EIO);
+	assert_int_equal(fat_statfs(&vol, &after), 0);
+	assert_int_equal(after.free, before.free);
+	img_fail_reads(&dev, 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_signature),	    cmocka_unit_test(test_bad_bpb),
-		cmocka_unit_test(test_looped_chain),	    cmocka_unit_test(test_out_of_range),
-		cmocka_unit_test(test_chain_to_free),	    cmocka_unit_test(test_short_chain),
-		cmocka_unit_test(test_dir_contains_itself), cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_bad_signature),
+		cmocka_unit_test(test_bad_bpb),
+		cmocka_unit_test(test_looped_chain),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_chain_to_free),
+		cmocka_unit_test(test_short_chain),
+		cmocka_unit_test(test_dir_contains_itself),
+		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_full_volume),
+		cmocka_unit_test(test_failed_link_keeps_free_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
