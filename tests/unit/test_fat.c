@@ -426,15 +426,46 @@ static void test_lookup_plans_new_entries(void **s)
 	unlink(t.img);
 }
 
+/* Leading periods are not part of a generated short name's basis: ".bashrc"
+ * is BASHRC (no extension), "..x.tar.gz" is XTAR~1.GZ. */
+static void test_leading_dot_short_name(void **s)
+{
+	(void)s;
+	struct vol t;
+
+	make_image(&t, &layouts[1]);
+	mount_vol(&t, 512, 0);
+	write_file(&t.v, "/.bashrc", "rc", 2);
+	write_file(&t.v, "/..x.tar.gz", "gz", 2);
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, 0));
+	char *ls = run_output("mdir -i %s :: 2>&1", t.img);
+	if (!strstr(ls, "BASHRC~1             2") || !strstr(ls, "XTAR~1   GZ          2"))
+		fprintf(stderr, "%s", ls);
+	assert_non_null(strstr(ls, "BASHRC~1             2"));
+	assert_non_null(strstr(ls, "XTAR~1   GZ          2"));
+	free(ls);
+	assert_mtools_file(&t, "/.bashrc", "rc", 2);
+	assert_mtools_file(&t, "/..x.tar.gz", "gz", 2);
+	unlink(t.img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fat12),	 cmocka_unit_test(test_fat16),
-		cmocka_unit_test(test_fat32),	 cmocka_unit_test(test_fat32_4k),
-		cmocka_unit_test(test_fat16_4k), cmocka_unit_test(test_mbr),
-		cmocka_unit_test(test_gpt),	 cmocka_unit_test(test_4084),
-		cmocka_unit_test(test_4085),	 cmocka_unit_test(test_65524),
-		cmocka_unit_test(test_65525),	 cmocka_unit_test(test_lookup_plans_new_entries),
+		cmocka_unit_test(test_fat12),
+		cmocka_unit_test(test_fat16),
+		cmocka_unit_test(test_fat32),
+		cmocka_unit_test(test_fat32_4k),
+		cmocka_unit_test(test_fat16_4k),
+		cmocka_unit_test(test_mbr),
+		cmocka_unit_test(test_gpt),
+		cmocka_unit_test(test_4084),
+		cmocka_unit_test(test_4085),
+		cmocka_unit_test(test_65524),
+		cmocka_unit_test(test_65525),
+		cmocka_unit_test(test_lookup_plans_new_entries),
+		cmocka_unit_test(test_leading_dot_short_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
