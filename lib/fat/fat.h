@@ -11,7 +11,15 @@
  *   -EISDIR   a file operation on a directory
  *   -EEXIST   the target name exists
  *   -ENOTEMPTY rm of a non-empty directory
- *   -EINVAL   a bad name or argument (e.g. moving a directory into itself)
+ *   -EINVAL   one of exactly these (the call's comment says which apply):
+ *             - a new name that cannot be stored: not UTF-8, "." or "..",
+ *               or holding / \ : * ? " < > | or a control character
+ *               (fat_open with CREATE, fat_mkdir, fat_rename's target);
+ *             - fat_open's flags: CREATE or TRUNC without WRITE;
+ *             - fat_remove of the root (or a path ending in "." or "..");
+ *             - fat_rename from the root (or a path ending in "." or
+ *               ".."), or of a directory into itself or a directory below
+ *               it (the target's parent is it or lies inside it)
  *   -ENAMETOOLONG a name past 255 UTF-16 units
  *   -ENOSPC   the volume (or a FAT12/16 root directory) is full; nothing
  *             that was there is lost
@@ -153,7 +161,8 @@ int fat_readdir(struct fat_dir *d, struct fat_dirent *e);
  * -EEXIST (CREATE|EXCL), -EISDIR, -ENOTDIR, -EINVAL (bad flags or name),
  * -ENAMETOOLONG, -EROFS (WRITE on a read-only volume), -ENOSPC (no room for
  * a new entry), -EBADMSG/-ELOOP (a damaged chain or directory), or a
- * device error. */
+ * device error.  -EINVAL: CREATE or TRUNC without WRITE, or (CREATE) a
+ * name that cannot be stored. */
 int fat_open(struct fat_volume *v, const char *path, int flags, struct fat_file *f);
 /* Reads up to len bytes at off.  Returns the count (0 at or past the end),
  * -EBADMSG if the chain breaks off, or a device error. */
@@ -167,18 +176,21 @@ ssize_t fat_write(struct fat_file *f, uint32_t off, const void *buf, size_t len)
  * error. */
 int fat_truncate(struct fat_file *f, uint32_t size);
 
-/* Creates a directory.  Returns 0, -EEXIST, -ENOENT/-ENOTDIR (the parent),
- * -EINVAL/-ENAMETOOLONG (the name), -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a
- * device error. */
+/* Creates a directory.  Returns 0, -EEXIST (also for the root, "." and
+ * ".."), -ENOENT/-ENOTDIR (the parent), -EINVAL/-ENAMETOOLONG (a name that
+ * cannot be stored), -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a device error. */
 int fat_mkdir(struct fat_volume *v, const char *path);
 /* Removes a file or an empty directory.  Returns 0, -ENOENT, -ENOTDIR,
- * -ENOTEMPTY, -EINVAL (the root), -EROFS, -EBADMSG/-ELOOP (its chain is
+ * -ENOTEMPTY, -EINVAL (path is the root, or ends in "." or ".."; nothing
+ * else), -EROFS, -EBADMSG/-ELOOP (its chain is
  * damaged or shorter than its size: left alone for fsck), or a device
  * error. */
 int fat_remove(struct fat_volume *v, const char *path);
 /* Renames or moves a file or directory (a moved directory's ".." follows).
- * Returns 0, -ENOENT, -ENOTDIR, -EEXIST (the target exists; a change of
- * case only is allowed), -EINVAL (the root, or a directory into itself),
+ * Returns 0, -ENOENT, -ENOTDIR, -EEXIST (the target exists, or is the
+ * root; a change of case only is allowed), -EINVAL (from is the root or
+ * ends in "." or ".."; from is a directory and to's parent is it or lies
+ * below it; to's last component cannot be stored as a name),
  * -ENAMETOOLONG, -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a device error. */
 int fat_rename(struct fat_volume *v, const char *from, const char *to);
 
