@@ -70,7 +70,7 @@ struct fat_volume {
 	uint32_t clusters; /* data clusters: valid numbers are 2 .. clusters + 1 */
 	int type; /* 12, 16 or 32 */
 	uint32_t fsinfo_sector; /* 0: none */
-	uint32_t free_count; /* exact, or 0xFFFFFFFF while unknown */
+	uint32_t free_count; /* exact: counted at mount, kept since */
 	uint32_t next_free; /* where the next allocation search starts */
 	int read_only;
 	int dirty; /* changed since the last sync: the on-disk clean bit is off */

@@ -284,7 +284,7 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 	uint32_t prev = after, got = 0, head = 0;
 	int err = 0;
 
-	if (v->free_count != 0xFFFFFFFF && v->free_count < n)
+	if (v->free_count < n)
 		return -ENOSPC;
 	while (got < n) {
 		uint32_t c, k;
@@ -297,8 +297,7 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 			break;
 		/* Debited as soon as they are claimed, so that freeing them again
 		 * (below, or in the undo) credits only what was debited. */
-		if (v->free_count != 0xFFFFFFFF)
-			v->free_count -= k;
+		v->free_count -= k;
 		v->next_free = c + k;
 		if (prev && (err = fat_set(v, prev, c)) < 0) {
 			fat_free_chain(v, c);
@@ -324,8 +323,7 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 
 static void freed(struct fat_volume *v, uint32_t c)
 {
-	if (v->free_count != 0xFFFFFFFF)
-		v->free_count++;
+	v->free_count++;
 	if (c < v->next_free)
 		v->next_free = c;
 }
@@ -361,8 +359,7 @@ int fat_free_chain(struct fat_volume *v, uint32_t c)
 			next = normalise(v, load(p + j * width, width));
 			for (uint32_t e = c - base; e <= j; e++)
 				store(p + e * width, width, 0);
-			if (v->free_count != 0xFFFFFFFF)
-				v->free_count += j - (c - base) + 1;
+			v->free_count += j - (c - base) + 1;
 			if (c < v->next_free)
 				v->next_free = c;
 			i += j - (c - base) + 1;

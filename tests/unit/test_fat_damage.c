@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "lib/fat/fat_internal.h"
 #include "tests/unit/fat_img.h"
 
 static char img[256];
@@ -266,6 +267,38 @@ static void test_failed_link_keeps_free_count(void **s)
 	finish();
 }
 
+/* FSInfo's free count of a volume that looks cleanly shut down (as Linux
+ * leaves one after a crash: it never clears FAT[1]'s clean bit) may be
+ * stale: the FAT is counted, and the count sync writes is exact. */
+static void test_stale_fsinfo_not_trusted(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_statfs sf;
+	uint8_t b[4];
+	img_path(img, sizeof(img), "fsinfo");
+	unlink(img);
+	assert_int_equal(run("mkfs.fat -C -F 32 -s 1 %s 81920 >/dev/null", img), 0);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	uint32_t real = sf.free;
+	off_t at = (off_t)vol.fsinfo_sector * 512 + 488;
+	assert_int_equal(fat_unmount(&vol), 0);
+	/* A stale count, below the real one; FAT[1]'s clean bit is still set. */
+	put32(b, real - 1000);
+	assert_int_equal(pwrite(dev.fd, b, 4, at), 4);
+	img_close(&dev);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	assert_int_equal(sf.free, real);
+	assert_int_equal(fat_mkdir(&vol, "/d"), 0); /* one cluster */
+	assert_int_equal(fat_sync(&vol), 0);
+	assert_int_equal(pread(dev.fd, b, 4, at), 4);
+	assert_int_equal(le32(b), real - 1);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_full_volume),
 		cmocka_unit_test(test_failed_link_keeps_free_count),
+		cmocka_unit_test(test_stale_fsinfo_not_trusted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
