@@ -64,8 +64,9 @@ static int is_fat_sector(const struct fat_volume *v, uint32_t sector)
 
 static int bit(const struct window *w, uint32_t i) { return w->dirty[i / 8] >> (i % 8) & 1; }
 
-/* Writes the dirty sectors of window i in [from, to) to every FAT copy, a
- * run of consecutive sectors per request. */
+/* Writes the dirty sectors of window i in [from, to) to every FAT copy (the
+ * active one only when mirroring is off), a run of consecutive sectors per
+ * request. */
 static int window_write(int i, uint32_t from, uint32_t to)
 {
 	struct window *w = &windows[i];
@@ -80,6 +81,8 @@ static int window_write(int i, uint32_t from, uint32_t to)
 		while (e < to && bit(w, e))
 			e++;
 		for (uint32_t copy = 0; copy < v->nfats; copy++) {
+			if (!v->mirror && copy != v->active_fat)
+				continue;
 			int err = fat_dev_write(v, v->reserved + copy * v->fat_sectors + w->first + s, e - s,
 						wdata[i] + (size_t)s * v->sec_bytes);
 			if (err < 0)
@@ -125,7 +128,7 @@ static int window_get(struct fat_volume *v, uint32_t fs, int *out)
 			return err;
 		w->vol = NULL;
 		uint32_t count = v->fat_sectors - first < per ? v->fat_sectors - first : per;
-		if ((err = fat_dev_read(v, v->reserved + first, count, wdata[i])) < 0)
+		if ((err = fat_dev_read(v, fat_first_sector(v) + first, count, wdata[i])) < 0)
 			return err;
 		*w = (struct window){.vol = v, .first = first, .count = count};
 		last_window = i;

@@ -61,6 +61,8 @@ struct fat_volume {
 	uint32_t reserved; /* sectors before the first FAT */
 	uint32_t nfats;
 	uint32_t fat_sectors; /* sectors per FAT */
+	uint32_t active_fat; /* the FAT read (FAT32 BPB_ExtFlags; else 0) */
+	int mirror; /* changes go to every FAT (else to the active one only) */
 	uint32_t root_entries; /* FAT12/16 fixed root directory */
 	uint32_t root_sector; /* FAT12/16: its first sector */
 	uint32_t root_sectors;

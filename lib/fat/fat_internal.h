@@ -36,6 +36,12 @@ int fat_looks_like_bpb(const uint8_t *s);
 uint32_t fat_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- cache.c: FAT and directory sectors ---- */
+/* The cache names a FAT sector by its place in the first FAT (reserved +
+ * n); it is read from the active FAT, which starts here. */
+static inline uint32_t fat_first_sector(const struct fat_volume *v)
+{
+	return v->reserved + v->active_fat * v->fat_sectors;
+}
 enum cache_kind { CACHE_FAT = 1, CACHE_DIR = 2 };
 /* Sets *out to the cached copy of sector (reading it if needed); returns 0
  * or an error.  The pointer is valid until the next cache call. */

@@ -63,6 +63,8 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 	if (meta >= v->total_sectors)
 		return bad(why, "no room for data after the FATs");
 	v->root_sector = v->reserved + v->nfats * v->fat_sectors;
+	v->active_fat = 0;
+	v->mirror = 1;
 	v->data_sector = (uint32_t)meta;
 	v->clusters = (v->total_sectors - v->data_sector) / v->sec_per_clus;
 	if (v->clusters == 0)
@@ -84,6 +86,15 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 			return bad(why, "root cluster out of range");
 		if (v->fsinfo_sector == 0 || v->fsinfo_sector >= v->reserved)
 			v->fsinfo_sector = 0;
+		/* BPB_ExtFlags: bit 7 set means "mirroring off: only FAT number
+		 * bits 0-3 is in use". */
+		uint16_t ext = le16(b + 40);
+		if (ext & 0x80) {
+			v->active_fat = ext & 0x0F;
+			v->mirror = 0;
+			if (v->active_fat >= v->nfats)
+				return bad(why, "the active FAT (BPB_ExtFlags) does not exist");
+		}
 	} else {
 		if (fat16 == 0)
 			return bad(why, "a FAT12/16 volume (by cluster count) without a 16-bit FAT size");

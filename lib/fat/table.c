@@ -3,8 +3,9 @@
  * cluster of its chain, 0 (free), a bad-cluster mark or end-of-chain.
  * FAT12 packs entries in 12 bits (an entry may straddle two sectors),
  * FAT16 uses 16, FAT32 the low 28 of 32 (the top 4 bits are preserved).
- * Entries are read and written through the sector cache; the cache writes
- * each FAT sector to every FAT copy.
+ * Entries are read and written through the sector cache, which reads the
+ * active FAT and writes each FAT sector to every FAT copy (only to the
+ * active one when FAT32's BPB_ExtFlags turns mirroring off).
  */
 #include <errno.h>
 #include <string.h>
@@ -390,7 +391,7 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 		return -EBADMSG;
 	if (v->type == 12) { /* small enough to take whole; entries straddle sectors */
 		uint32_t n = (uint32_t)((need + v->sec_bytes - 1) / v->sec_bytes);
-		if ((err = cache_flush(v, 0)) < 0 || (err = fat_dev_read(v, v->reserved, n, buf)) < 0)
+		if ((err = cache_flush(v, 0)) < 0 || (err = fat_dev_read(v, fat_first_sector(v), n, buf)) < 0)
 			return err;
 		for (uint32_t c = 2; c < v->clusters + 2; c++) {
 			uint32_t w = buf[c + c / 2] | buf[c + c / 2 + 1] << 8;
@@ -407,7 +408,7 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 	uint32_t sectors = (uint32_t)((need + v->sec_bytes - 1) / v->sec_bytes);
 	for (uint32_t s = 0; s < sectors; s += per_chunk) {
 		uint32_t n = sectors - s < per_chunk ? sectors - s : per_chunk;
-		if ((err = fat_dev_read(v, v->reserved + s, n, buf)) < 0)
+		if ((err = fat_dev_read(v, fat_first_sector(v) + s, n, buf)) < 0)
 			return err;
 		uint32_t first = s * v->sec_bytes / width, count = n * v->sec_bytes / width;
 		for (uint32_t i = 0; i < count; i++) {

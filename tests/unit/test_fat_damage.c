@@ -299,6 +299,62 @@ static void test_stale_fsinfo_not_trusted(void **s)
 	finish();
 }
 
+/* FAT32's BPB_ExtFlags with mirroring off (bit 7) and FAT 1 active (bits
+ * 0-3): FAT 1 is read and written, FAT 0 is left as it is. */
+static void test_active_fat_without_mirroring(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_statfs sf;
+	struct fat_file f;
+	static char data[1500], back[1500];
+	img_path(img, sizeof(img), "extflags");
+	unlink(img);
+	assert_int_equal(run("mkfs.fat -C -F 32 -s 1 %s 81920 >/dev/null", img), 0);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	uint32_t free_all = sf.free, fat_bytes = vol.fat_sectors * 512;
+	off_t fat0 = (off_t)vol.reserved * 512;
+	assert_int_equal(fat_unmount(&vol), 0);
+	/* FAT 0 says 100 clusters are bad; FAT 1 (the active one) does not. */
+	uint8_t b[4];
+	put32(b, 0x0FFFFFF7);
+	for (int c = 3; c < 103; c++)
+		assert_int_equal(pwrite(dev.fd, b, 4, fat0 + 4 * c), 4);
+	uint8_t ext[2] = {0x81, 0x00};
+	assert_int_equal(pwrite(dev.fd, ext, 2, 40), 2);
+	char *fat0_before = malloc(fat_bytes);
+	assert_int_equal(pread(dev.fd, fat0_before, fat_bytes, fat0), (ssize_t)fat_bytes);
+	img_close(&dev);
+
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(vol.active_fat, 1);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	assert_int_equal(sf.free, free_all);
+	memset(data, 'e', sizeof(data));
+	assert_int_equal(fat_open(&vol, "/e.txt", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_write(&f, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	assert_int_equal(f.first_cluster, 3); /* free in FAT 1 */
+	assert_int_equal(fat_unmount(&vol), 0);
+	char *fat0_after = malloc(fat_bytes);
+	assert_int_equal(pread(dev.fd, fat0_after, fat_bytes, fat0), (ssize_t)fat_bytes);
+	assert_memory_equal(fat0_before, fat0_after, fat_bytes);
+	free(fat0_before);
+	free(fat0_after);
+	img_close(&dev);
+
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/e.txt", 0, &f), 0);
+	assert_int_equal(fat_read(&f, 0, back, sizeof(back)), (ssize_t)sizeof(back));
+	assert_memory_equal(back, data, sizeof(data));
+	assert_int_equal(fat_unmount(&vol), 0);
+	char *sum =
+		run_output("mtype -i %s ::/e.txt | tr -d e | wc -c; mtype -i %s ::/e.txt | wc -c", img, img);
+	assert_string_equal(sum, "0\n1500\n");
+	free(sum);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_full_volume),
 		cmocka_unit_test(test_failed_link_keeps_free_count),
 		cmocka_unit_test(test_stale_fsinfo_not_trusted),
+		cmocka_unit_test(test_active_fat_without_mirroring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
