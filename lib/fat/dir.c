@@ -474,6 +474,34 @@ static int grow(struct fat_volume *v, uint32_t last)
 	return err;
 }
 
+/* Writes the long entries of the name units[0..n) (n > 0; units has room
+ * for the padding) from entry `start` of d's directory on, with the short
+ * name checksum sum. */
+static int write_lfn(struct fat_volume *v, struct fat_dir *d, uint32_t start, uint16_t *units, int n,
+		     uint8_t sum)
+{
+	unsigned pieces = ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS;
+	struct fat_entry_pos pos;
+	uint8_t raw[DIRENT_SIZE];
+	int err;
+
+	units[n] = 0x0000; /* terminator, then 0xFFFF padding */
+	for (int i = n + 1; i < (int)pieces * LFN_UNITS; i++)
+		units[i] = 0xFFFF;
+	for (unsigned k = 0; k < pieces; k++) {
+		unsigned ord = pieces - k; /* the last piece comes first */
+		memset(raw, 0, sizeof(raw));
+		raw[0] = (uint8_t)(ord | (k == 0 ? LFN_LAST : 0));
+		raw[11] = FAT_ATTR_LFN;
+		raw[13] = sum; /* type 0 and first cluster 0 stay zero */
+		for (int i = 0; i < LFN_UNITS; i++)
+			put16(raw + lfn_offsets[i], units[(ord - 1) * LFN_UNITS + i]);
+		if ((err = entry_pos(d, start + k, &pos)) != 0 || (err = dir_write_entry(v, pos, raw)) < 0)
+			return err < 0 ? err : -EIO;
+	}
+	return 0;
+}
+
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
 	    uint32_t size, struct dir_slot *slot)
 {
@@ -495,12 +523,8 @@ int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_
 	slot->planned = 0;
 	uint32_t start = slot->room;
 	unsigned pieces = 0;
-	if (!short_name_exact(name, sfn, &nt)) {
+	if (!short_name_exact(name, sfn, &nt))
 		pieces = ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS;
-		units[n] = 0x0000; /* terminator, then 0xFFFF padding */
-		for (int i = n + 1; i < (int)pieces * LFN_UNITS; i++)
-			units[i] = 0xFFFF;
-	}
 	memcpy(sfn, slot->sfn, 11);
 	nt = slot->nt;
 	if (start + pieces + 1 > DIR_ENTRIES_MAX)
@@ -519,21 +543,8 @@ int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_
 		if ((err = grow(v, d.cur_cluster)) < 0)
 			return err;
 	}
-	uint8_t sum = short_name_checksum(sfn);
-	for (unsigned k = 0; k < pieces; k++) {
-		unsigned ord = pieces - k; /* the last piece comes first */
-		memset(raw, 0, sizeof(raw));
-		raw[0] = (uint8_t)(ord | (k == 0 ? LFN_LAST : 0));
-		raw[11] = FAT_ATTR_LFN;
-		raw[13] = sum; /* type 0 and first cluster 0 stay zero */
-		for (int i = 0; i < LFN_UNITS; i++) {
-			uint16_t u = units[(ord - 1) * LFN_UNITS + i];
-			raw[lfn_offsets[i]] = (uint8_t)u;
-			raw[lfn_offsets[i] + 1] = (uint8_t)(u >> 8);
-		}
-		if ((err = entry_pos(&d, start + k, &pos)) != 0 || (err = dir_write_entry(v, pos, raw)) < 0)
-			return err < 0 ? err : -EIO;
-	}
+	if (pieces && (err = write_lfn(v, &d, start, units, n, short_name_checksum(sfn))) < 0)
+		return err;
 	uint16_t date, time;
 	fat_now(&date, &time);
 	memset(raw, 0, sizeof(raw));
@@ -576,4 +587,45 @@ int dir_remove(struct fat_volume *v, const struct dir_slot *slot)
 			return err;
 	}
 	return 0;
+}
+
+int dir_rename_case(struct fat_volume *v, const struct dir_slot *slot, const char *name)
+{
+	uint16_t units[FAT_NAME_MAX + LFN_UNITS];
+	uint8_t sfn[11], nt, raw[DIRENT_SIZE];
+	unsigned pieces = slot->index - slot->first;
+	struct fat_dir d;
+	int err;
+
+	if (!name_valid(name))
+		return -EINVAL;
+	memcpy(raw, slot->raw, DIRENT_SIZE);
+	if (raw[0] == 0x05)
+		raw[0] = 0xE5;
+	if (short_name_exact(name, sfn, &nt) && memcmp(sfn, raw, 11) == 0) {
+		/* The short name itself in other case: the long entries go (if
+		 * any), then the case flags change.  Either write alone leaves a
+		 * consistent entry under the old or the new name. */
+		struct dir_slot lfn = *slot;
+		if (pieces) {
+			lfn.index = slot->index - 1;
+			if ((err = dir_remove(v, &lfn)) < 0)
+				return err;
+		}
+		memcpy(raw, slot->raw, DIRENT_SIZE);
+		raw[12] = (uint8_t)((raw[12] & ~0x18) | nt);
+		err = dir_write_entry(v, slot->pos, raw);
+		return err < 0 ? err : 1;
+	}
+	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
+	if (n < 0)
+		return n;
+	if (!pieces || ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS != pieces)
+		return 0;
+	/* As many long entries as the old name: rewritten in place, with the
+	 * same short name and checksum.  A crash part way leaves a long name
+	 * with some pieces in the old case, still matching its short entry. */
+	dir_open(v, slot->dir_cluster, &d);
+	err = write_lfn(v, &d, slot->first, units, n, short_name_checksum(slot->raw));
+	return err < 0 ? err : 1;
 }

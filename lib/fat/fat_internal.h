@@ -172,6 +172,13 @@ uint32_t dir_root(const struct fat_volume *v);
  * directory is scanned for room. */
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
 	    uint32_t size, struct dir_slot *slot);
+/* Renames the entry set in slot to name, which equals its name but for
+ * case, in place when that can be done without writing a second entry:
+ * the short name in other case (the long entries go, the NT case flags
+ * change), or a long name as long as the old one (its entries rewritten).
+ * Returns 1 if done, 0 if the new name needs long entries the set has no
+ * room for, or an error.  No short name is ever written twice. */
+int dir_rename_case(struct fat_volume *v, const struct dir_slot *slot, const char *name);
 /* Marks an entry set deleted. */
 int dir_remove(struct fat_volume *v, const struct dir_slot *slot);
 /* Reads/writes the 32-byte short entry at pos. */

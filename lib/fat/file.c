@@ -456,9 +456,17 @@ int fat_rename(struct fat_volume *v, const char *from, const char *to)
 		return -EEXIST;
 	err = dir_lookup(v, path_b.dir, path_b.leaf, &dst);
 	if (err == 0 && !(dst.dir_cluster == src.dir_cluster && dst.index == src.index))
-		return -EEXIST; /* the same entry is a change of case: allowed */
+		return -EEXIST;
 	if (err < 0 && err != -ENOENT)
 		return err;
+	if (err == 0) {
+		/* The same entry: a change of case, made in place if it can be.
+		 * Otherwise the new name needs a long entry the old (8.3) one
+		 * lacks; dir_add below then gives it a generated short name,
+		 * which no entry has: never two equal short names on disk. */
+		if ((err = fat_begin_change(v)) < 0 || (err = dir_rename_case(v, &src, path_b.leaf)) != 0)
+			return err < 0 ? err : 0;
+	}
 
 	uint32_t c = ent_cluster(v, src.raw);
 	int is_dir = !!(src.raw[11] & FAT_ATTR_DIR);
