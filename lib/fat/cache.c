@@ -3,8 +3,9 @@
  * File data never goes through it (it moves straight between the caller and
  * the device), so the cache holds only metadata, and writes it back in the
  * order that keeps a crash harmless: every dirty FAT sector (to every FAT
- * copy) before any dirty directory sector.  A new chain is therefore on
- * disk before the entry that points at it; at worst a crash loses clusters.
+ * copy) before any dirty directory sector, with a FLUSH between them
+ * (fat_order) when the device has a volatile cache.  A new chain is
+ * therefore on the medium before the entry that points at it.
  *
  * The FAT is cached in windows of WINDOW_BYTES (read in one request, dirty
  * sectors tracked one by one and written back in runs, one request per run
@@ -55,6 +56,28 @@ int fat_dev_write(struct fat_volume *v, uint32_t sector, uint32_t count, const v
 			 buf);
 }
 
+int fat_dev_flush(struct fat_volume *v)
+{
+	int err = blk_flush(v->dev);
+
+	if (err == 0)
+		v->unflushed = 0;
+	return err;
+}
+
+int fat_order(struct fat_volume *v, int cls)
+{
+	int err = 0;
+
+	if (v->unflushed & ~cls)
+		err = fat_dev_flush(v);
+	if (err == 0)
+		v->unflushed |= cls;
+	return err;
+}
+
+int fat_barrier(struct fat_volume *v) { return v->unflushed ? fat_dev_flush(v) : 0; }
+
 static int is_fat_sector(const struct fat_volume *v, uint32_t sector)
 {
 	return sector >= v->reserved && sector - v->reserved < v->fat_sectors;
@@ -80,11 +103,14 @@ static int window_write(int i, uint32_t from, uint32_t to)
 		uint32_t e = s + 1;
 		while (e < to && bit(w, e))
 			e++;
+		int err = fat_order(v, FAT_ORDER_LINKED);
+		if (err < 0)
+			return err;
 		for (uint32_t copy = 0; copy < v->nfats; copy++) {
 			if (!v->mirror && copy != v->active_fat)
 				continue;
-			int err = fat_dev_write(v, v->reserved + copy * v->fat_sectors + w->first + s, e - s,
-						wdata[i] + (size_t)s * v->sec_bytes);
+			err = fat_dev_write(v, v->reserved + copy * v->fat_sectors + w->first + s, e - s,
+					    wdata[i] + (size_t)s * v->sec_bytes);
 			if (err < 0)
 				return err;
 		}
@@ -173,7 +199,10 @@ void cache_fat_dirty(struct fat_volume *v, uint32_t off, uint32_t bytes)
 
 static int dir_write_back(int i)
 {
-	int err = fat_dev_write(entries[i].vol, entries[i].sector, 1, data[i]);
+	int err = fat_order(entries[i].vol, FAT_ORDER_ENTRY);
+
+	if (err == 0)
+		err = fat_dev_write(entries[i].vol, entries[i].sector, 1, data[i]);
 
 	if (err == 0)
 		entries[i].dirty = 0;

@@ -465,7 +465,7 @@ static int grow(struct fat_volume *v, uint32_t last)
 	uint32_t c;
 	int err = fat_alloc(v, last, 1, &c, &c);
 
-	if (err < 0)
+	if (err < 0 || (err = fat_order(v, FAT_ORDER_LINKED)) < 0)
 		return err;
 	/* Zeros reach the disk at once, before the FAT that links them. */
 	for (uint32_t i = 0; i < v->sec_per_clus && !err; i++)

@@ -76,6 +76,7 @@ struct fat_volume {
 	uint32_t next_free; /* where the next allocation search starts */
 	int read_only;
 	int dirty; /* changed since the last sync: the on-disk clean bit is off */
+	int unflushed; /* FAT_ORDER_* classes written since the last FLUSH */
 };
 
 struct fat_stat {
@@ -127,9 +128,10 @@ struct fat_dir {
  *   device errors (-EIO, -ETIMEDOUT) while reading the boot sector or FAT */
 int fat_mount(struct fat_volume *v, struct blk_device *dev, const char **why);
 
-/* Writes every dirty buffer (FAT copies, directories), then FSInfo, then a
- * device FLUSH, then the clean-shutdown bit and another FLUSH.  Returns 0,
- * or a device error (the volume stays marked in use). */
+/* Writes every dirty buffer: the FAT copies, a device FLUSH (when the
+ * device has a volatile write cache), the directories; then FSInfo, a
+ * FLUSH, the clean-shutdown bit and another FLUSH.  Returns 0, or a device
+ * error (the volume stays marked in use). */
 int fat_sync(struct fat_volume *v);
 
 /* Syncs and forgets the volume's cached sectors; returns fat_sync's result

@@ -65,6 +65,21 @@ int cache_fat_span(struct fat_volume *v, uint32_t off, uint8_t **p, uint32_t *by
 /* Marks bytes of the FAT from off dirty (call right after cache_fat_span). */
 void cache_fat_dirty(struct fat_volume *v, uint32_t off, uint32_t bytes);
 
+/* ---- order on disk ----
+ * Writes come in two classes that must reach the medium in order: file
+ * data and the FAT (new clusters) before the directory entries that point
+ * at them, and directory entries that stop pointing at clusters before the
+ * FAT frees them.  Before a write of one class, if the other was written
+ * since the last FLUSH, a FLUSH makes it durable first (blk_flush does
+ * nothing on a device without a volatile cache). */
+enum { FAT_ORDER_LINKED = 1, FAT_ORDER_ENTRY = 2 };
+int fat_order(struct fat_volume *v, int cls);
+/* A FLUSH if anything was written since the last one: for steps of one
+ * class that must not be reordered (rename's three). */
+int fat_barrier(struct fat_volume *v);
+/* blk_flush, noting that nothing is pending. */
+int fat_dev_flush(struct fat_volume *v);
+
 /* ---- io: whole sectors straight to the device ---- */
 int fat_dev_read(struct fat_volume *v, uint32_t sector, uint32_t count, void *buf);
 int fat_dev_write(struct fat_volume *v, uint32_t sector, uint32_t count, const void *buf);

@@ -214,17 +214,18 @@ int fat_sync(struct fat_volume *v)
 	int err;
 
 	if (v->dirty) {
-		/* FAT copies, then directories (cache_flush keeps that order),
-		 * then FSInfo; only once that is durable, the clean bit. */
+		/* FAT copies, a FLUSH, directories (cache_flush and fat_order
+		 * keep that order), then FSInfo; only once that is durable, the
+		 * clean bit. */
 		if ((err = cache_flush(v, 1)) < 0 ||
 		    (err = write_fsinfo(v, v->free_count, v->next_free)) < 0 ||
-		    (err = blk_flush(v->dev)) < 0 || (err = set_clean(v, 1)) < 0)
+		    (err = fat_dev_flush(v)) < 0 || (err = set_clean(v, 1)) < 0)
 			return err;
 		v->dirty = 0;
 	}
 	if (v->read_only)
 		return 0;
-	return blk_flush(v->dev);
+	return fat_dev_flush(v);
 }
 
 int fat_unmount(struct fat_volume *v)

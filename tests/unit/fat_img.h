@@ -29,6 +29,11 @@ struct img_dev {
 	 * next one) and every one after it fail with -EIO; 0: none. */
 	unsigned fail_read_from, fail_write_from;
 	uint64_t fail_lo, fail_hi; /* only requests touching sectors [lo, hi) */
+	struct {
+		enum blk_op op;
+		uint64_t lba;
+	} log[1024]; /* the requests, in order (the first 1024 since the reset) */
+	unsigned nlog;
 };
 
 static int img_fails(struct img_dev *d, unsigned n, unsigned from, const struct blk_request *r)
@@ -42,6 +47,10 @@ static int img_xfer(struct blk_device *dev, struct blk_request *r)
 	size_t bytes = (size_t)r->count * dev->sector_size;
 	off_t off = (off_t)(r->lba * dev->sector_size);
 
+	if (d->nlog < sizeof(d->log) / sizeof(d->log[0])) {
+		d->log[d->nlog].op = r->op;
+		d->log[d->nlog++].lba = r->lba;
+	}
 	switch (r->op) {
 	case BLK_READ:
 		if (img_fails(d, ++d->reads, d->fail_read_from, r))

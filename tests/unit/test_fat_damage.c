@@ -355,6 +355,39 @@ static void test_active_fat_without_mirroring(void **s)
 	finish();
 }
 
+/* On a device with a volatile cache, the FAT that links a new file's
+ * clusters is flushed before its directory entry is written. */
+static void test_flush_between_fat_and_entries(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	static char data[8192];
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/new.txt", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_write(&f, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	dev.nlog = 0;
+	assert_int_equal(fat_sync(&vol), 0);
+	uint64_t fat_lo = vol.reserved, fat_hi = vol.reserved + vol.nfats * vol.fat_sectors;
+	uint64_t root_lo = vol.root_sector, root_hi = vol.root_sector + vol.root_sectors;
+	int fat_pending = 0, fat_writes = 0, dir_writes = 0;
+	for (unsigned i = 0; i < dev.nlog; i++) {
+		uint64_t lba = dev.log[i].lba;
+		if (dev.log[i].op == BLK_FLUSH)
+			fat_pending = 0;
+		else if (dev.log[i].op == BLK_WRITE && lba >= fat_lo + 1 && lba < fat_hi)
+			fat_pending = 1, fat_writes++; /* not FAT[1]'s clean bit */
+		else if (dev.log[i].op == BLK_WRITE && lba >= root_lo && lba < root_hi) {
+			assert_false(fat_pending);
+			dir_writes++;
+		}
+	}
+	assert_true(fat_writes > 0 && dir_writes > 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_failed_link_keeps_free_count),
 		cmocka_unit_test(test_stale_fsinfo_not_trusted),
 		cmocka_unit_test(test_active_fat_without_mirroring),
+		cmocka_unit_test(test_flush_between_fat_and_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
