@@ -131,7 +131,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 # Each test names the project sources it links in a "// SOURCES: ..." line.
 unit_sources = $(shell sed -n 's|^// SOURCES: ||p' $(1))
 
-$(BUILD)/unit/%: tests/unit/%.c $$(call unit_sources,tests/unit/%.c) $(wildcard tests/unit/*.h)
+$(BUILD)/unit/%: tests/unit/%.c $$(call unit_sources,tests/unit/%.c) $(wildcard tests/unit/*.h) tests/host_blk.h
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(call unit_sources,$<) -lcmocka
 
@@ -152,7 +152,7 @@ FUZZ_TARGETS := mount walk lookup
 FUZZ_SRC := $(wildcard lib/fat/*.c) drivers/block/blk.c
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -DHOST_TEST
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_dev.h $(FUZZ_SRC) $(wildcard lib/fat/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_dev.h tests/host_blk.h $(FUZZ_SRC) $(wildcard lib/fat/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
 

@@ -3,8 +3,9 @@
  * File data never goes through it (it moves straight between the caller and
  * the device), so the cache holds only metadata, and writes it back in the
  * order that keeps a crash harmless: every dirty FAT sector (to every FAT
- * copy) before any dirty directory sector.  A new chain is therefore on
- * disk before the entry that points at it; at worst a crash loses clusters.
+ * copy) before any dirty directory sector, with a FLUSH between them
+ * (fat_order) when the device has a volatile cache.  A new chain is
+ * therefore on the medium before the entry that points at it.
  *
  * The FAT is cached in windows of WINDOW_BYTES (read in one request, dirty
  * sectors tracked one by one and written back in runs, one request per run
@@ -55,6 +56,28 @@ int fat_dev_write(struct fat_volume *v, uint32_t sector, uint32_t count, const v
 			 buf);
 }
 
+int fat_dev_flush(struct fat_volume *v)
+{
+	int err = blk_flush(v->dev);
+
+	if (err == 0)
+		v->unflushed = 0;
+	return err;
+}
+
+int fat_order(struct fat_volume *v, int cls)
+{
+	int err = 0;
+
+	if (v->unflushed & ~cls)
+		err = fat_dev_flush(v);
+	if (err == 0)
+		v->unflushed |= cls;
+	return err;
+}
+
+int fat_barrier(struct fat_volume *v) { return v->unflushed ? fat_dev_flush(v) : 0; }
+
 static int is_fat_sector(const struct fat_volume *v, uint32_t sector)
 {
 	return sector >= v->reserved && sector - v->reserved < v->fat_sectors;
@@ -64,8 +87,9 @@ static int is_fat_sector(const struct fat_volume *v, uint32_t sector)
 
 static int bit(const struct window *w, uint32_t i) { return w->dirty[i / 8] >> (i % 8) & 1; }
 
-/* Writes the dirty sectors of window i in [from, to) to every FAT copy, a
- * run of consecutive sectors per request. */
+/* Writes the dirty sectors of window i in [from, to) to every FAT copy (the
+ * active one only when mirroring is off), a run of consecutive sectors per
+ * request. */
 static int window_write(int i, uint32_t from, uint32_t to)
 {
 	struct window *w = &windows[i];
@@ -79,9 +103,14 @@ static int window_write(int i, uint32_t from, uint32_t to)
 		uint32_t e = s + 1;
 		while (e < to && bit(w, e))
 			e++;
+		int err = fat_order(v, FAT_ORDER_LINKED);
+		if (err < 0)
+			return err;
 		for (uint32_t copy = 0; copy < v->nfats; copy++) {
-			int err = fat_dev_write(v, v->reserved + copy * v->fat_sectors + w->first + s, e - s,
-						wdata[i] + (size_t)s * v->sec_bytes);
+			if (!v->mirror && copy != v->active_fat)
+				continue;
+			err = fat_dev_write(v, v->reserved + copy * v->fat_sectors + w->first + s, e - s,
+					    wdata[i] + (size_t)s * v->sec_bytes);
 			if (err < 0)
 				return err;
 		}
@@ -125,7 +154,7 @@ static int window_get(struct fat_volume *v, uint32_t fs, int *out)
 			return err;
 		w->vol = NULL;
 		uint32_t count = v->fat_sectors - first < per ? v->fat_sectors - first : per;
-		if ((err = fat_dev_read(v, v->reserved + first, count, wdata[i])) < 0)
+		if ((err = fat_dev_read(v, fat_first_sector(v) + first, count, wdata[i])) < 0)
 			return err;
 		*w = (struct window){.vol = v, .first = first, .count = count};
 		last_window = i;
@@ -170,7 +199,10 @@ void cache_fat_dirty(struct fat_volume *v, uint32_t off, uint32_t bytes)
 
 static int dir_write_back(int i)
 {
-	int err = fat_dev_write(entries[i].vol, entries[i].sector, 1, data[i]);
+	int err = fat_order(entries[i].vol, FAT_ORDER_ENTRY);
+
+	if (err == 0)
+		err = fat_dev_write(entries[i].vol, entries[i].sector, 1, data[i]);
 
 	if (err == 0)
 		entries[i].dirty = 0;

@@ -92,8 +92,8 @@ void dir_stat(const struct fat_volume *v, const uint8_t *raw, struct fat_stat *s
 	st->is_dir = !!(raw[11] & FAT_ATTR_DIR);
 	st->size = st->is_dir ? 0 : ent_size(raw);
 	st->cluster = ent_cluster(v, raw);
-	st->wtime = (uint16_t)(raw[22] | raw[23] << 8);
-	st->wdate = (uint16_t)(raw[24] | raw[25] << 8);
+	st->wtime = le16(raw + 22);
+	st->wdate = le16(raw + 24);
 }
 
 /* Where a long name is being read, entry by entry. */
@@ -135,10 +135,7 @@ static int lfn_end(struct lfn_state *st, const uint8_t *raw)
 	return ok;
 }
 
-static uint16_t lfn_unit(const uint8_t *raw, int i)
-{
-	return (uint16_t)(raw[lfn_offsets[i]] | raw[lfn_offsets[i] + 1] << 8);
-}
+static uint16_t lfn_unit(const uint8_t *raw, int i) { return le16(raw + lfn_offsets[i]); }
 
 /* Neither shown nor found: the volume label, "." and "..". */
 static int entry_hidden(const uint8_t *raw)
@@ -468,13 +465,41 @@ static int grow(struct fat_volume *v, uint32_t last)
 	uint32_t c;
 	int err = fat_alloc(v, last, 1, &c, &c);
 
-	if (err < 0)
+	if (err < 0 || (err = fat_order(v, FAT_ORDER_LINKED)) < 0)
 		return err;
 	/* Zeros reach the disk at once, before the FAT that links them. */
 	for (uint32_t i = 0; i < v->sec_per_clus && !err; i++)
 		err = fat_dev_write(v, clus_sector(v, c) + i, 1, zero);
 	cache_discard(v, clus_sector(v, c), v->sec_per_clus);
 	return err;
+}
+
+/* Writes the long entries of the name units[0..n) (n > 0; units has room
+ * for the padding) from entry `start` of d's directory on, with the short
+ * name checksum sum. */
+static int write_lfn(struct fat_volume *v, struct fat_dir *d, uint32_t start, uint16_t *units, int n,
+		     uint8_t sum)
+{
+	unsigned pieces = ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS;
+	struct fat_entry_pos pos;
+	uint8_t raw[DIRENT_SIZE];
+	int err;
+
+	units[n] = 0x0000; /* terminator, then 0xFFFF padding */
+	for (int i = n + 1; i < (int)pieces * LFN_UNITS; i++)
+		units[i] = 0xFFFF;
+	for (unsigned k = 0; k < pieces; k++) {
+		unsigned ord = pieces - k; /* the last piece comes first */
+		memset(raw, 0, sizeof(raw));
+		raw[0] = (uint8_t)(ord | (k == 0 ? LFN_LAST : 0));
+		raw[11] = FAT_ATTR_LFN;
+		raw[13] = sum; /* type 0 and first cluster 0 stay zero */
+		for (int i = 0; i < LFN_UNITS; i++)
+			put16(raw + lfn_offsets[i], units[(ord - 1) * LFN_UNITS + i]);
+		if ((err = entry_pos(d, start + k, &pos)) != 0 || (err = dir_write_entry(v, pos, raw)) < 0)
+			return err < 0 ? err : -EIO;
+	}
+	return 0;
 }
 
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
@@ -498,12 +523,8 @@ int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_
 	slot->planned = 0;
 	uint32_t start = slot->room;
 	unsigned pieces = 0;
-	if (!short_name_exact(name, sfn, &nt)) {
+	if (!short_name_exact(name, sfn, &nt))
 		pieces = ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS;
-		units[n] = 0x0000; /* terminator, then 0xFFFF padding */
-		for (int i = n + 1; i < (int)pieces * LFN_UNITS; i++)
-			units[i] = 0xFFFF;
-	}
 	memcpy(sfn, slot->sfn, 11);
 	nt = slot->nt;
 	if (start + pieces + 1 > DIR_ENTRIES_MAX)
@@ -522,21 +543,8 @@ int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_
 		if ((err = grow(v, d.cur_cluster)) < 0)
 			return err;
 	}
-	uint8_t sum = short_name_checksum(sfn);
-	for (unsigned k = 0; k < pieces; k++) {
-		unsigned ord = pieces - k; /* the last piece comes first */
-		memset(raw, 0, sizeof(raw));
-		raw[0] = (uint8_t)(ord | (k == 0 ? LFN_LAST : 0));
-		raw[11] = FAT_ATTR_LFN;
-		raw[13] = sum; /* type 0 and first cluster 0 stay zero */
-		for (int i = 0; i < LFN_UNITS; i++) {
-			uint16_t u = units[(ord - 1) * LFN_UNITS + i];
-			raw[lfn_offsets[i]] = (uint8_t)u;
-			raw[lfn_offsets[i] + 1] = (uint8_t)(u >> 8);
-		}
-		if ((err = entry_pos(&d, start + k, &pos)) != 0 || (err = dir_write_entry(v, pos, raw)) < 0)
-			return err < 0 ? err : -EIO;
-	}
+	if (pieces && (err = write_lfn(v, &d, start, units, n, short_name_checksum(sfn))) < 0)
+		return err;
 	uint16_t date, time;
 	fat_now(&date, &time);
 	memset(raw, 0, sizeof(raw));
@@ -579,4 +587,45 @@ int dir_remove(struct fat_volume *v, const struct dir_slot *slot)
 			return err;
 	}
 	return 0;
+}
+
+int dir_rename_case(struct fat_volume *v, const struct dir_slot *slot, const char *name)
+{
+	uint16_t units[FAT_NAME_MAX + LFN_UNITS];
+	uint8_t sfn[11], nt, raw[DIRENT_SIZE];
+	unsigned pieces = slot->index - slot->first;
+	struct fat_dir d;
+	int err;
+
+	if (!name_valid(name))
+		return -EINVAL;
+	memcpy(raw, slot->raw, DIRENT_SIZE);
+	if (raw[0] == 0x05)
+		raw[0] = 0xE5;
+	if (short_name_exact(name, sfn, &nt) && memcmp(sfn, raw, 11) == 0) {
+		/* The short name itself in other case: the long entries go (if
+		 * any), then the case flags change.  Either write alone leaves a
+		 * consistent entry under the old or the new name. */
+		struct dir_slot lfn = *slot;
+		if (pieces) {
+			lfn.index = slot->index - 1;
+			if ((err = dir_remove(v, &lfn)) < 0)
+				return err;
+		}
+		memcpy(raw, slot->raw, DIRENT_SIZE);
+		raw[12] = (uint8_t)((raw[12] & ~0x18) | nt);
+		err = dir_write_entry(v, slot->pos, raw);
+		return err < 0 ? err : 1;
+	}
+	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
+	if (n < 0)
+		return n;
+	if (!pieces || ((unsigned)n + LFN_UNITS - 1) / LFN_UNITS != pieces)
+		return 0;
+	/* As many long entries as the old name: rewritten in place, with the
+	 * same short name and checksum.  A crash part way leaves a long name
+	 * with some pieces in the old case, still matching its short entry. */
+	dir_open(v, slot->dir_cluster, &d);
+	err = write_lfn(v, &d, slot->first, units, n, short_name_checksum(slot->raw));
+	return err < 0 ? err : 1;
 }

@@ -11,7 +11,15 @@
  *   -EISDIR   a file operation on a directory
  *   -EEXIST   the target name exists
  *   -ENOTEMPTY rm of a non-empty directory
- *   -EINVAL   a bad name or argument (e.g. moving a directory into itself)
+ *   -EINVAL   one of exactly these (the call's comment says which apply):
+ *             - a new name that cannot be stored: not UTF-8, "." or "..",
+ *               or holding / \ : * ? " < > | or a control character
+ *               (fat_open with CREATE, fat_mkdir, fat_rename's target);
+ *             - fat_open's flags: CREATE or TRUNC without WRITE;
+ *             - fat_remove of the root (or a path ending in "." or "..");
+ *             - fat_rename from the root (or a path ending in "." or
+ *               ".."), or of a directory into itself or a directory below
+ *               it (the target's parent is it or lies inside it)
  *   -ENAMETOOLONG a name past 255 UTF-16 units
  *   -ENOSPC   the volume (or a FAT12/16 root directory) is full; nothing
  *             that was there is lost
@@ -53,6 +61,8 @@ struct fat_volume {
 	uint32_t reserved; /* sectors before the first FAT */
 	uint32_t nfats;
 	uint32_t fat_sectors; /* sectors per FAT */
+	uint32_t active_fat; /* the FAT read (FAT32 BPB_ExtFlags; else 0) */
+	int mirror; /* changes go to every FAT (else to the active one only) */
 	uint32_t root_entries; /* FAT12/16 fixed root directory */
 	uint32_t root_sector; /* FAT12/16: its first sector */
 	uint32_t root_sectors;
@@ -62,10 +72,11 @@ struct fat_volume {
 	uint32_t clusters; /* data clusters: valid numbers are 2 .. clusters + 1 */
 	int type; /* 12, 16 or 32 */
 	uint32_t fsinfo_sector; /* 0: none */
-	uint32_t free_count; /* exact, or 0xFFFFFFFF while unknown */
+	uint32_t free_count; /* exact: counted at mount, kept since */
 	uint32_t next_free; /* where the next allocation search starts */
 	int read_only;
 	int dirty; /* changed since the last sync: the on-disk clean bit is off */
+	int unflushed; /* FAT_ORDER_* classes written since the last FLUSH */
 };
 
 struct fat_stat {
@@ -117,9 +128,10 @@ struct fat_dir {
  *   device errors (-EIO, -ETIMEDOUT) while reading the boot sector or FAT */
 int fat_mount(struct fat_volume *v, struct blk_device *dev, const char **why);
 
-/* Writes every dirty buffer (FAT copies, directories), then FSInfo, then a
- * device FLUSH, then the clean-shutdown bit and another FLUSH.  Returns 0,
- * or a device error (the volume stays marked in use). */
+/* Writes every dirty buffer: the FAT copies, a device FLUSH (when the
+ * device has a volatile write cache), the directories; then FSInfo, a
+ * FLUSH, the clean-shutdown bit and another FLUSH.  Returns 0, or a device
+ * error (the volume stays marked in use). */
 int fat_sync(struct fat_volume *v);
 
 /* Syncs and forgets the volume's cached sectors; returns fat_sync's result
@@ -153,7 +165,8 @@ int fat_readdir(struct fat_dir *d, struct fat_dirent *e);
  * -EEXIST (CREATE|EXCL), -EISDIR, -ENOTDIR, -EINVAL (bad flags or name),
  * -ENAMETOOLONG, -EROFS (WRITE on a read-only volume), -ENOSPC (no room for
  * a new entry), -EBADMSG/-ELOOP (a damaged chain or directory), or a
- * device error. */
+ * device error.  -EINVAL: CREATE or TRUNC without WRITE, or (CREATE) a
+ * name that cannot be stored. */
 int fat_open(struct fat_volume *v, const char *path, int flags, struct fat_file *f);
 /* Reads up to len bytes at off.  Returns the count (0 at or past the end),
  * -EBADMSG if the chain breaks off, or a device error. */
@@ -167,18 +180,21 @@ ssize_t fat_write(struct fat_file *f, uint32_t off, const void *buf, size_t len)
  * error. */
 int fat_truncate(struct fat_file *f, uint32_t size);
 
-/* Creates a directory.  Returns 0, -EEXIST, -ENOENT/-ENOTDIR (the parent),
- * -EINVAL/-ENAMETOOLONG (the name), -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a
- * device error. */
+/* Creates a directory.  Returns 0, -EEXIST (also for the root, "." and
+ * ".."), -ENOENT/-ENOTDIR (the parent), -EINVAL/-ENAMETOOLONG (a name that
+ * cannot be stored), -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a device error. */
 int fat_mkdir(struct fat_volume *v, const char *path);
 /* Removes a file or an empty directory.  Returns 0, -ENOENT, -ENOTDIR,
- * -ENOTEMPTY, -EINVAL (the root), -EROFS, -EBADMSG/-ELOOP (its chain is
+ * -ENOTEMPTY, -EINVAL (path is the root, or ends in "." or ".."; nothing
+ * else), -EROFS, -EBADMSG/-ELOOP (its chain is
  * damaged or shorter than its size: left alone for fsck), or a device
  * error. */
 int fat_remove(struct fat_volume *v, const char *path);
 /* Renames or moves a file or directory (a moved directory's ".." follows).
- * Returns 0, -ENOENT, -ENOTDIR, -EEXIST (the target exists; a change of
- * case only is allowed), -EINVAL (the root, or a directory into itself),
+ * Returns 0, -ENOENT, -ENOTDIR, -EEXIST (the target exists, or is the
+ * root; a change of case only is allowed), -EINVAL (from is the root or
+ * ends in "." or ".."; from is a directory and to's parent is it or lies
+ * below it; to's last component cannot be stored as a name),
  * -ENAMETOOLONG, -ENOSPC, -EROFS, -EBADMSG/-ELOOP, or a device error. */
 int fat_rename(struct fat_volume *v, const char *from, const char *to);
 

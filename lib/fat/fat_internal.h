@@ -12,6 +12,20 @@
 #define EOC 0x0FFFFFFF /* end of chain, as get_entry returns it for every type */
 #define BAD 0x0FFFFFF7
 
+/* Little-endian fields of on-disk structures. */
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+static inline int pow2(uint32_t x) { return x && !(x & (x - 1)); }
+
 /* ---- part.c: where the volume starts ---- */
 /* Sets *lba and *count (device sectors) of the first FAT volume; buf holds
  * FAT_SECTOR_MAX bytes of scratch.  Returns 0, or -EBADMSG with *why (no
@@ -22,6 +36,12 @@ int fat_looks_like_bpb(const uint8_t *s);
 uint32_t fat_crc32(uint32_t crc, const void *data, size_t len);
 
 /* ---- cache.c: FAT and directory sectors ---- */
+/* The cache names a FAT sector by its place in the first FAT (reserved +
+ * n); it is read from the active FAT, which starts here. */
+static inline uint32_t fat_first_sector(const struct fat_volume *v)
+{
+	return v->reserved + v->active_fat * v->fat_sectors;
+}
 enum cache_kind { CACHE_FAT = 1, CACHE_DIR = 2 };
 /* Sets *out to the cached copy of sector (reading it if needed); returns 0
  * or an error.  The pointer is valid until the next cache call. */
@@ -44,6 +64,21 @@ void cache_discard(struct fat_volume *v, uint32_t sector, uint32_t count);
 int cache_fat_span(struct fat_volume *v, uint32_t off, uint8_t **p, uint32_t *bytes);
 /* Marks bytes of the FAT from off dirty (call right after cache_fat_span). */
 void cache_fat_dirty(struct fat_volume *v, uint32_t off, uint32_t bytes);
+
+/* ---- order on disk ----
+ * Writes come in two classes that must reach the medium in order: file
+ * data and the FAT (new clusters) before the directory entries that point
+ * at them, and directory entries that stop pointing at clusters before the
+ * FAT frees them.  Before a write of one class, if the other was written
+ * since the last FLUSH, a FLUSH makes it durable first (blk_flush does
+ * nothing on a device without a volatile cache). */
+enum { FAT_ORDER_LINKED = 1, FAT_ORDER_ENTRY = 2 };
+int fat_order(struct fat_volume *v, int cls);
+/* A FLUSH if anything was written since the last one: for steps of one
+ * class that must not be reordered (rename's three). */
+int fat_barrier(struct fat_volume *v);
+/* blk_flush, noting that nothing is pending. */
+int fat_dev_flush(struct fat_volume *v);
 
 /* ---- io: whole sectors straight to the device ---- */
 int fat_dev_read(struct fat_volume *v, uint32_t sector, uint32_t count, void *buf);
@@ -152,6 +187,13 @@ uint32_t dir_root(const struct fat_volume *v);
  * directory is scanned for room. */
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
 	    uint32_t size, struct dir_slot *slot);
+/* Renames the entry set in slot to name, which equals its name but for
+ * case, in place when that can be done without writing a second entry:
+ * the short name in other case (the long entries go, the NT case flags
+ * change), or a long name as long as the old one (its entries rewritten).
+ * Returns 1 if done, 0 if the new name needs long entries the set has no
+ * room for, or an error.  No short name is ever written twice. */
+int dir_rename_case(struct fat_volume *v, const struct dir_slot *slot, const char *name);
 /* Marks an entry set deleted. */
 int dir_remove(struct fat_volume *v, const struct dir_slot *slot);
 /* Reads/writes the 32-byte short entry at pos. */
@@ -166,21 +208,15 @@ void fat_now(uint16_t *date, uint16_t *time);
 /* The first cluster; FAT12/16 keep other data in the high word. */
 static inline uint32_t ent_cluster(const struct fat_volume *v, const uint8_t *e)
 {
-	uint32_t hi = v->type == 32 ? (uint32_t)(e[20] | e[21] << 8) : 0;
-	return (uint32_t)(e[26] | e[27] << 8) | hi << 16;
+	uint32_t hi = v->type == 32 ? le16(e + 20) : 0;
+	return le16(e + 26) | hi << 16;
 }
 static inline void ent_set_cluster(uint8_t *e, uint32_t c)
 {
-	e[26] = (uint8_t)c, e[27] = (uint8_t)(c >> 8), e[20] = (uint8_t)(c >> 16), e[21] = (uint8_t)(c >> 24);
+	put16(e + 26, (uint16_t)c), put16(e + 20, (uint16_t)(c >> 16));
 }
-static inline uint32_t ent_size(const uint8_t *e)
-{
-	return (uint32_t)e[28] | (uint32_t)e[29] << 8 | (uint32_t)e[30] << 16 | (uint32_t)e[31] << 24;
-}
-static inline void ent_set_size(uint8_t *e, uint32_t s)
-{
-	e[28] = (uint8_t)s, e[29] = (uint8_t)(s >> 8), e[30] = (uint8_t)(s >> 16), e[31] = (uint8_t)(s >> 24);
-}
+static inline uint32_t ent_size(const uint8_t *e) { return le32(e + 28); }
+static inline void ent_set_size(uint8_t *e, uint32_t s) { put32(e + 28, s); }
 
 /* ---- path.c: paths to directories ---- */
 #define PATH_DEPTH_MAX 128

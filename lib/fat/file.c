@@ -11,7 +11,13 @@
  * before the FAT that links them (the cache writes FAT sectors only at
  * sync or eviction), and the FAT before the directory entry that points at
  * the chain.  Freeing goes the other way: the entry that stops pointing at
- * clusters is written before the FAT frees them.
+ * clusters is written before the FAT frees them.  A FLUSH separates the
+ * two (fat_order) on a device with a volatile cache, so this holds against
+ * a host crash too.  What a crash can leave: lost clusters, or a chain
+ * longer than its file's size (a FAT window evicted while the file grew,
+ * before its entry's new size was written: fsck truncates the chain, no
+ * byte within the size is lost); never a chain shared, shorter than its
+ * file or pointing at a free cluster (docs/fat.md).
  */
 #include <errno.h>
 #include <string.h>
@@ -114,8 +120,10 @@ static int data_io(struct fat_file *f, enum blk_op op, uint32_t off, uint8_t *bu
 	struct fat_volume *v = f->vol;
 	uint32_t sb = v->sec_bytes, cb = v->clus_bytes;
 	struct fat_io io;
-	int err = 0;
+	int err = op == BLK_WRITE ? fat_order(v, FAT_ORDER_LINKED) : 0;
 
+	if (err < 0)
+		return err;
 	fat_io_start(&io, v, op);
 	while (len && !err) {
 		uint32_t c, k = 0, index = off / cb, in = off % cb;
@@ -349,6 +357,8 @@ static int init_dir_cluster(struct fat_volume *v, uint32_t c, uint32_t parent)
 	uint32_t sector = clus_sector(v, c);
 	int err = 0;
 
+	if ((err = fat_order(v, FAT_ORDER_LINKED)) < 0)
+		return err;
 	fat_now(&date, &time);
 	memset(bounce, 0, v->sec_bytes);
 	for (int i = 0; i < 2; i++) {
@@ -456,9 +466,17 @@ int fat_rename(struct fat_volume *v, const char *from, const char *to)
 		return -EEXIST;
 	err = dir_lookup(v, path_b.dir, path_b.leaf, &dst);
 	if (err == 0 && !(dst.dir_cluster == src.dir_cluster && dst.index == src.index))
-		return -EEXIST; /* the same entry is a change of case: allowed */
+		return -EEXIST;
 	if (err < 0 && err != -ENOENT)
 		return err;
+	if (err == 0) {
+		/* The same entry: a change of case, made in place if it can be.
+		 * Otherwise the new name needs a long entry the old (8.3) one
+		 * lacks; dir_add below then gives it a generated short name,
+		 * which no entry has: never two equal short names on disk. */
+		if ((err = fat_begin_change(v)) < 0 || (err = dir_rename_case(v, &src, path_b.leaf)) != 0)
+			return err < 0 ? err : 0;
+	}
 
 	uint32_t c = ent_cluster(v, src.raw);
 	int is_dir = !!(src.raw[11] & FAT_ATTR_DIR);
@@ -487,9 +505,9 @@ int fat_rename(struct fat_volume *v, const char *from, const char *to)
 	 * two entries pointing at one chain: an empty entry under the new
 	 * name; the old entry deleted; the new entry filled in. */
 	if ((err = dir_add(v, path_b.dir, path_b.leaf, FAT_ATTR_ARCHIVE, 0, 0, &dst)) < 0 ||
-	    (err = cache_flush(v, 1)) < 0)
+	    (err = cache_flush(v, 1)) < 0 || (err = fat_barrier(v)) < 0)
 		return err;
-	if ((err = dir_remove(v, &src)) < 0 || (err = cache_flush(v, 1)) < 0)
+	if ((err = dir_remove(v, &src)) < 0 || (err = cache_flush(v, 1)) < 0 || (err = fat_barrier(v)) < 0)
 		return err;
 	memcpy(dst.raw + 13, src.raw + 13, DIRENT_SIZE - 13); /* times, cluster, size */
 	dst.raw[11] = src.raw[11];

@@ -133,9 +133,13 @@ int short_name_exact(const char *name, uint8_t sfn[11], uint8_t *nt)
 
 void short_name_basis(const char *name, uint8_t sfn[11])
 {
-	const char *dot = strrchr(name, '.');
 	size_t n = 0;
 
+	/* Leading periods are dropped first (".bashrc" has the basis BASHRC,
+	 * no extension); the extension follows the last period left. */
+	while (*name == '.')
+		name++;
+	const char *dot = strrchr(name, '.');
 	memset(sfn, ' ', 11);
 	/* Base: everything before the last dot, without spaces and dots. */
 	for (const char *p = name; *p && p != dot && n < 8; p++) {

@@ -29,13 +29,6 @@ uint32_t fat_crc32(uint32_t crc, const void *data, size_t len)
 	return ~crc;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
-
 int fat_looks_like_bpb(const uint8_t *s)
 {
 	uint32_t bps = s[11] | s[12] << 8;

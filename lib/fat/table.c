@@ -3,8 +3,9 @@
  * cluster of its chain, 0 (free), a bad-cluster mark or end-of-chain.
  * FAT12 packs entries in 12 bits (an entry may straddle two sectors),
  * FAT16 uses 16, FAT32 the low 28 of 32 (the top 4 bits are preserved).
- * Entries are read and written through the sector cache; the cache writes
- * each FAT sector to every FAT copy.
+ * Entries are read and written through the sector cache, which reads the
+ * active FAT and writes each FAT sector to every FAT copy (only to the
+ * active one when FAT32's BPB_ExtFlags turns mirroring off).
  */
 #include <errno.h>
 #include <string.h>
@@ -19,12 +20,7 @@ static int entry_byte(struct fat_volume *v, uint32_t off, uint8_t **p)
 }
 
 /* FAT16/32 entries in a cached span: whole, aligned, never split. */
-static uint32_t load(const uint8_t *p, uint32_t width)
-{
-	if (width == 2)
-		return (uint32_t)(p[0] | p[1] << 8);
-	return ((uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) & 0x0FFFFFFF;
-}
+static uint32_t load(const uint8_t *p, uint32_t width) { return width == 2 ? le16(p) : le32(p) & 0x0FFFFFFF; }
 
 static void store(uint8_t *p, uint32_t width, uint32_t val)
 {
@@ -289,7 +285,7 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 	uint32_t prev = after, got = 0, head = 0;
 	int err = 0;
 
-	if (v->free_count != 0xFFFFFFFF && v->free_count < n)
+	if (v->free_count < n)
 		return -ENOSPC;
 	while (got < n) {
 		uint32_t c, k;
@@ -300,6 +296,10 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 		 * well formed. */
 		if ((err = claim_run(v, c, n - got, &k)) < 0)
 			break;
+		/* Debited as soon as they are claimed, so that freeing them again
+		 * (below, or in the undo) credits only what was debited. */
+		v->free_count -= k;
+		v->next_free = c + k;
 		if (prev && (err = fat_set(v, prev, c)) < 0) {
 			fat_free_chain(v, c);
 			break;
@@ -308,9 +308,6 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 			head = c;
 		prev = c + k - 1;
 		got += k;
-		if (v->free_count != 0xFFFFFFFF)
-			v->free_count -= k;
-		v->next_free = c + k;
 	}
 	if (err < 0) {
 		/* Undo: the chain ends where it ended, the new clusters are free. */
@@ -327,8 +324,7 @@ int fat_alloc(struct fat_volume *v, uint32_t after, uint32_t n, uint32_t *first,
 
 static void freed(struct fat_volume *v, uint32_t c)
 {
-	if (v->free_count != 0xFFFFFFFF)
-		v->free_count++;
+	v->free_count++;
 	if (c < v->next_free)
 		v->next_free = c;
 }
@@ -364,8 +360,7 @@ int fat_free_chain(struct fat_volume *v, uint32_t c)
 			next = normalise(v, load(p + j * width, width));
 			for (uint32_t e = c - base; e <= j; e++)
 				store(p + e * width, width, 0);
-			if (v->free_count != 0xFFFFFFFF)
-				v->free_count += j - (c - base) + 1;
+			v->free_count += j - (c - base) + 1;
 			if (c < v->next_free)
 				v->next_free = c;
 			i += j - (c - base) + 1;
@@ -396,7 +391,7 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 		return -EBADMSG;
 	if (v->type == 12) { /* small enough to take whole; entries straddle sectors */
 		uint32_t n = (uint32_t)((need + v->sec_bytes - 1) / v->sec_bytes);
-		if ((err = cache_flush(v, 0)) < 0 || (err = fat_dev_read(v, v->reserved, n, buf)) < 0)
+		if ((err = cache_flush(v, 0)) < 0 || (err = fat_dev_read(v, fat_first_sector(v), n, buf)) < 0)
 			return err;
 		for (uint32_t c = 2; c < v->clusters + 2; c++) {
 			uint32_t w = buf[c + c / 2] | buf[c + c / 2 + 1] << 8;
@@ -413,18 +408,14 @@ int fat_count_free(struct fat_volume *v, uint32_t *free_out)
 	uint32_t sectors = (uint32_t)((need + v->sec_bytes - 1) / v->sec_bytes);
 	for (uint32_t s = 0; s < sectors; s += per_chunk) {
 		uint32_t n = sectors - s < per_chunk ? sectors - s : per_chunk;
-		if ((err = fat_dev_read(v, v->reserved + s, n, buf)) < 0)
+		if ((err = fat_dev_read(v, fat_first_sector(v) + s, n, buf)) < 0)
 			return err;
 		uint32_t first = s * v->sec_bytes / width, count = n * v->sec_bytes / width;
 		for (uint32_t i = 0; i < count; i++) {
 			uint32_t c = first + i;
 			if (c < 2 || c > v->clusters + 1)
 				continue;
-			uint32_t val = width == 2 ? (uint32_t)(buf[2 * i] | buf[2 * i + 1] << 8)
-						  : ((uint32_t)buf[4 * i] | buf[4 * i + 1] << 8 |
-						     buf[4 * i + 2] << 16 | (uint32_t)buf[4 * i + 3] << 24) &
-							    0x0FFFFFFF;
-			free += val == 0;
+			free += load(buf + i * width, width) == 0;
 		}
 	}
 	*free_out = free;

@@ -18,59 +18,67 @@
 
 #include "drivers/block/blk.h"
 #include "lib/fat/fat.h"
-
-int64_t plat_time_unix(void) { return 1700000000; /* 2023-11-14 22:13:20 UTC */ }
+#include "tests/host_blk.h"
 
 struct img_dev {
 	struct blk_device dev;
 	int fd;
 	unsigned flushes;
-	unsigned writes;
+	unsigned reads, writes; /* requests so far */
+	/* Injected errors: the read or write request with this number (1: the
+	 * next one) and every one after it fail with -EIO; 0: none. */
+	unsigned fail_read_from, fail_write_from;
+	uint64_t fail_lo, fail_hi; /* only requests touching sectors [lo, hi) */
+	struct {
+		enum blk_op op;
+		uint64_t lba;
+	} log[1024]; /* the requests, in order (the first 1024 since the reset) */
+	unsigned nlog;
 };
 
-static int img_submit(struct blk_device *dev, struct blk_request *r)
+static int img_fails(struct img_dev *d, unsigned n, unsigned from, const struct blk_request *r)
+{
+	return from && n >= from && r->lba < d->fail_hi && r->lba + r->count > d->fail_lo;
+}
+
+static int img_xfer(struct blk_device *dev, struct blk_request *r)
 {
 	struct img_dev *d = dev->priv;
 	size_t bytes = (size_t)r->count * dev->sector_size;
 	off_t off = (off_t)(r->lba * dev->sector_size);
-	ssize_t n = 0;
 
+	if (d->nlog < sizeof(d->log) / sizeof(d->log[0])) {
+		d->log[d->nlog].op = r->op;
+		d->log[d->nlog++].lba = r->lba;
+	}
 	switch (r->op) {
 	case BLK_READ:
-		n = pread(d->fd, r->buf, bytes, off);
-		break;
+		if (img_fails(d, ++d->reads, d->fail_read_from, r))
+			return -EIO;
+		return pread(d->fd, r->buf, bytes, off) == (ssize_t)bytes ? 0 : -EIO;
 	case BLK_WRITE:
-		n = pwrite(d->fd, r->buf, bytes, off);
-		d->writes++;
-		break;
+		if (img_fails(d, ++d->writes, d->fail_write_from, r))
+			return -EIO;
+		return pwrite(d->fd, r->buf, bytes, off) == (ssize_t)bytes ? 0 : -EIO;
 	case BLK_FLUSH:
 		d->flushes++;
-		break;
+		return 0;
 	default:
-		r->status = -ENOTSUP;
-		break;
+		return -ENOTSUP;
 	}
-	if ((r->op == BLK_READ || r->op == BLK_WRITE) && n != (ssize_t)bytes)
-		r->status = -EIO;
-	r->complete = 1;
-	if (r->done)
-		r->done(r);
-	return 0;
 }
 
-static int img_poll(struct blk_device *dev)
+/* Injects errors from the nth read (or write) from now on, in the sectors
+ * img_fail_range names (all of them unless set); 0 stops them. */
+static inline void img_fail_range(struct img_dev *d, uint64_t lo, uint64_t hi)
 {
-	(void)dev;
-	return 0;
+	d->fail_lo = lo, d->fail_hi = hi;
 }
-
-static int img_wait(struct blk_device *dev, struct blk_request *r)
+static inline void img_fail_reads(struct img_dev *d, unsigned n) { d->fail_read_from = n ? d->reads + n : 0; }
+static inline void img_fail_writes(struct img_dev *d, unsigned n)
 {
-	(void)dev;
-	return r->status;
+	d->fail_write_from = n ? d->writes + n : 0;
 }
-
-static const struct blk_ops img_ops = {img_submit, img_poll, img_wait};
 
 static void img_open(struct img_dev *d, const char *path, uint32_t sector_size, int read_only)
 {
@@ -82,11 +90,13 @@ static void img_open(struct img_dev *d, const char *path, uint32_t sector_size, 
 		perror(path);
 		abort();
 	}
+	d->fail_hi = UINT64_MAX;
 	d->dev.sector_size = sector_size;
 	d->dev.sectors = (uint64_t)st.st_size / sector_size;
 	d->dev.read_only = read_only;
 	d->dev.has_flush = 1;
-	d->dev.ops = &img_ops;
+	d->dev.ops = &host_ops;
+	host_xfer = img_xfer;
 	d->dev.priv = d;
 	strcpy(d->dev.name, "img");
 }

@@ -426,15 +426,108 @@ static void test_lookup_plans_new_entries(void **s)
 	unlink(t.img);
 }
 
+/* Leading periods are not part of a generated short name's basis: ".bashrc"
+ * is BASHRC (no extension), "..x.tar.gz" is XTAR~1.GZ. */
+static void test_leading_dot_short_name(void **s)
+{
+	(void)s;
+	struct vol t;
+
+	make_image(&t, &layouts[1]);
+	mount_vol(&t, 512, 0);
+	write_file(&t.v, "/.bashrc", "rc", 2);
+	write_file(&t.v, "/..x.tar.gz", "gz", 2);
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, 0));
+	char *ls = run_output("mdir -i %s :: 2>&1", t.img);
+	if (!strstr(ls, "BASHRC~1             2") || !strstr(ls, "XTAR~1   GZ          2"))
+		fprintf(stderr, "%s", ls);
+	assert_non_null(strstr(ls, "BASHRC~1             2"));
+	assert_non_null(strstr(ls, "XTAR~1   GZ          2"));
+	free(ls);
+	assert_mtools_file(&t, "/.bashrc", "rc", 2);
+	assert_mtools_file(&t, "/..x.tar.gz", "gz", 2);
+	unlink(t.img);
+}
+
+/* Counts the FAT12/16 root's entries in use and deleted, on disk. */
+static void root_entries(struct vol *t, int *used, int *deleted)
+{
+	uint8_t e[32];
+	*used = *deleted = 0;
+	for (uint32_t i = 0; i < t->v.root_entries; i++) {
+		assert_int_equal(pread(t->dev.fd, e, 32, (off_t)(t->v.root_sector * 512 + i * 32)), 32);
+		if (e[0] == 0)
+			break;
+		if (e[0] == 0xE5)
+			++*deleted;
+		else
+			++*used;
+	}
+}
+
+/* A change of case only is made in place: no second entry with the same
+ * short name is ever written (a crash would leave a duplicate). */
+static void test_rename_case_in_place(void **s)
+{
+	(void)s;
+	struct vol t;
+	char names[512];
+	int used, deleted;
+
+	make_image(&t, &layouts[1]);
+	assert_int_equal(run("echo a | mcopy -i %s - ::/README.TXT && echo b | mcopy -i %s - '::/Long File "
+			     "Name.txt' && echo c | mcopy -i %s - ::/SHORT.TXT",
+			     t.img, t.img, t.img),
+			 0);
+	mount_vol(&t, 512, 0);
+	root_entries(&t, &used, &deleted);
+	assert_int_equal(used, 1 + 3 + 1); /* "Long File Name.txt": 2 long entries */
+	assert_int_equal(deleted, 0);
+	/* 8.3 to 8.3: only the case flags change. */
+	assert_int_equal(fat_rename(&t.v, "/README.TXT", "/readme.txt"), 0);
+	/* A long name to the same length in other case: rewritten in place. */
+	assert_int_equal(fat_rename(&t.v, "/long file name.txt", "/LONG file NAME.TXT"), 0);
+	assert_int_equal(fat_sync(&t.v), 0);
+	root_entries(&t, &used, &deleted);
+	assert_int_equal(used, 5);
+	assert_int_equal(deleted, 0);
+	/* A long name to its own short name: the long entries go. */
+	assert_int_equal(fat_rename(&t.v, "/LONG file NAME.TXT", "/longfi~1.txt"), 0);
+	/* 8.3 to a mixed-case name, which needs a long entry: a new set with a
+	 * generated short name, the old entry deleted. */
+	assert_int_equal(fat_rename(&t.v, "/SHORT.TXT", "/Short.txt"), 0);
+	list_names(&t.v, "/", names, sizeof(names));
+	assert_string_equal(names, "readme.txt|Short.txt|longfi~1.txt|"); /* into the freed long entries */
+	unmount_vol(&t);
+	assert_true(fsck_ok(t.img, 0));
+	char *ls = run_output("mdir -i %s :: 2>&1", t.img);
+	assert_non_null(strstr(ls, "SHORT~1  TXT"));
+	assert_null(strstr(ls, "SHORT    TXT"));
+	free(ls);
+	assert_mtools_file(&t, "/readme.txt", "a\n", 2);
+	assert_mtools_file(&t, "/longfi~1.txt", "b\n", 2);
+	assert_mtools_file(&t, "/Short.txt", "c\n", 2);
+	unlink(t.img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fat12),	 cmocka_unit_test(test_fat16),
-		cmocka_unit_test(test_fat32),	 cmocka_unit_test(test_fat32_4k),
-		cmocka_unit_test(test_fat16_4k), cmocka_unit_test(test_mbr),
-		cmocka_unit_test(test_gpt),	 cmocka_unit_test(test_4084),
-		cmocka_unit_test(test_4085),	 cmocka_unit_test(test_65524),
-		cmocka_unit_test(test_65525),	 cmocka_unit_test(test_lookup_plans_new_entries),
+		cmocka_unit_test(test_fat12),
+		cmocka_unit_test(test_fat16),
+		cmocka_unit_test(test_fat32),
+		cmocka_unit_test(test_fat32_4k),
+		cmocka_unit_test(test_fat16_4k),
+		cmocka_unit_test(test_mbr),
+		cmocka_unit_test(test_gpt),
+		cmocka_unit_test(test_4084),
+		cmocka_unit_test(test_4085),
+		cmocka_unit_test(test_65524),
+		cmocka_unit_test(test_65525),
+		cmocka_unit_test(test_lookup_plans_new_entries),
+		cmocka_unit_test(test_leading_dot_short_name),
+		cmocka_unit_test(test_rename_case_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

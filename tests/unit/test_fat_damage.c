@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "lib/fat/fat_internal.h"
 #include "tests/unit/fat_img.h"
 
 static char img[256];
@@ -216,14 +217,193 @@ static void test_full_volume(void **s)
 	unlink(img);
 }
 
+/* Sets FAT32 entries [from, to) to val in every FAT of the image. */
+static void poke_fat32(uint32_t from, uint32_t to, uint32_t val)
+{
+	uint32_t n = to - from;
+	uint8_t *b = malloc((size_t)n * 4);
+	for (uint32_t i = 0; i < n; i++)
+		b[4 * i] = (uint8_t)val, b[4 * i + 1] = (uint8_t)(val >> 8),
+		      b[4 * i + 2] = (uint8_t)(val >> 16), b[4 * i + 3] = (uint8_t)(val >> 24);
+	for (uint32_t k = 0; k < vol.nfats; k++) {
+		off_t off = ((off_t)vol.reserved + k * vol.fat_sectors) * 512 + (off_t)from * 4;
+		assert_int_equal(pwrite(dev.fd, b, (size_t)n * 4, off), (ssize_t)n * 4);
+	}
+	free(b);
+}
+
+/* An allocation whose link to the file's tail fails (the FAT sector of the
+ * tail cannot be read back after the search for free clusters pushed it out
+ * of the cache) leaves the free count as it was. */
+static void test_failed_link_keeps_free_count(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	struct fat_statfs before, after;
+	img_path(img, sizeof(img), "link");
+	unlink(img);
+	assert_int_equal(
+		run("mkfs.fat -C -F 32 -s 1 %s 81920 >/dev/null && echo a | mcopy -i %s - ::/a", img, img),
+		0);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(first_cluster("/a"), 3);
+	/* Clusters 4 .. 9 windows of the cache on are bad: the search for a
+	 * free cluster after 3 reads every window and evicts the first. */
+	poke_fat32(4, 9 * 16384, 0x0FFFFFF7);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/a", FAT_O_WRITE, &f), 0);
+	assert_int_equal(fat_statfs(&vol, &before), 0);
+	img_fail_range(&dev, vol.reserved, vol.reserved + 128); /* the FAT's first window */
+	img_fail_reads(&dev, 1);
+	static char buf[512];
+	assert_int_equal(fat_write(&f, 512, buf, sizeof(buf)), -EIO);
+	assert_int_equal(fat_statfs(&vol, &after), 0);
+	assert_int_equal(after.free, before.free);
+	img_fail_reads(&dev, 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
+/* FSInfo's free count of a volume that looks cleanly shut down (as Linux
+ * leaves one after a crash: it never clears FAT[1]'s clean bit) may be
+ * stale: the FAT is counted, and the count sync writes is exact. */
+static void test_stale_fsinfo_not_trusted(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_statfs sf;
+	uint8_t b[4];
+	img_path(img, sizeof(img), "fsinfo");
+	unlink(img);
+	assert_int_equal(run("mkfs.fat -C -F 32 -s 1 %s 81920 >/dev/null", img), 0);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	uint32_t real = sf.free;
+	off_t at = (off_t)vol.fsinfo_sector * 512 + 488;
+	assert_int_equal(fat_unmount(&vol), 0);
+	/* A stale count, below the real one; FAT[1]'s clean bit is still set. */
+	put32(b, real - 1000);
+	assert_int_equal(pwrite(dev.fd, b, 4, at), 4);
+	img_close(&dev);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	assert_int_equal(sf.free, real);
+	assert_int_equal(fat_mkdir(&vol, "/d"), 0); /* one cluster */
+	assert_int_equal(fat_sync(&vol), 0);
+	assert_int_equal(pread(dev.fd, b, 4, at), 4);
+	assert_int_equal(le32(b), real - 1);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
+/* FAT32's BPB_ExtFlags with mirroring off (bit 7) and FAT 1 active (bits
+ * 0-3): FAT 1 is read and written, FAT 0 is left as it is. */
+static void test_active_fat_without_mirroring(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_statfs sf;
+	struct fat_file f;
+	static char data[1500], back[1500];
+	img_path(img, sizeof(img), "extflags");
+	unlink(img);
+	assert_int_equal(run("mkfs.fat -C -F 32 -s 1 %s 81920 >/dev/null", img), 0);
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	uint32_t free_all = sf.free, fat_bytes = vol.fat_sectors * 512;
+	off_t fat0 = (off_t)vol.reserved * 512;
+	assert_int_equal(fat_unmount(&vol), 0);
+	/* FAT 0 says 100 clusters are bad; FAT 1 (the active one) does not. */
+	uint8_t b[4];
+	put32(b, 0x0FFFFFF7);
+	for (int c = 3; c < 103; c++)
+		assert_int_equal(pwrite(dev.fd, b, 4, fat0 + 4 * c), 4);
+	uint8_t ext[2] = {0x81, 0x00};
+	assert_int_equal(pwrite(dev.fd, ext, 2, 40), 2);
+	char *fat0_before = malloc(fat_bytes);
+	assert_int_equal(pread(dev.fd, fat0_before, fat_bytes, fat0), (ssize_t)fat_bytes);
+	img_close(&dev);
+
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(vol.active_fat, 1);
+	assert_int_equal(fat_statfs(&vol, &sf), 0);
+	assert_int_equal(sf.free, free_all);
+	memset(data, 'e', sizeof(data));
+	assert_int_equal(fat_open(&vol, "/e.txt", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_write(&f, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	assert_int_equal(f.first_cluster, 3); /* free in FAT 1 */
+	assert_int_equal(fat_unmount(&vol), 0);
+	char *fat0_after = malloc(fat_bytes);
+	assert_int_equal(pread(dev.fd, fat0_after, fat_bytes, fat0), (ssize_t)fat_bytes);
+	assert_memory_equal(fat0_before, fat0_after, fat_bytes);
+	free(fat0_before);
+	free(fat0_after);
+	img_close(&dev);
+
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/e.txt", 0, &f), 0);
+	assert_int_equal(fat_read(&f, 0, back, sizeof(back)), (ssize_t)sizeof(back));
+	assert_memory_equal(back, data, sizeof(data));
+	assert_int_equal(fat_unmount(&vol), 0);
+	char *sum =
+		run_output("mtype -i %s ::/e.txt | tr -d e | wc -c; mtype -i %s ::/e.txt | wc -c", img, img);
+	assert_string_equal(sum, "0\n1500\n");
+	free(sum);
+	finish();
+}
+
+/* On a device with a volatile cache, the FAT that links a new file's
+ * clusters is flushed before its directory entry is written. */
+static void test_flush_between_fat_and_entries(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	static char data[8192];
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/new.txt", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_write(&f, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	dev.nlog = 0;
+	assert_int_equal(fat_sync(&vol), 0);
+	uint64_t fat_lo = vol.reserved, fat_hi = vol.reserved + vol.nfats * vol.fat_sectors;
+	uint64_t root_lo = vol.root_sector, root_hi = vol.root_sector + vol.root_sectors;
+	int fat_pending = 0, fat_writes = 0, dir_writes = 0;
+	for (unsigned i = 0; i < dev.nlog; i++) {
+		uint64_t lba = dev.log[i].lba;
+		if (dev.log[i].op == BLK_FLUSH)
+			fat_pending = 0;
+		else if (dev.log[i].op == BLK_WRITE && lba >= fat_lo + 1 && lba < fat_hi)
+			fat_pending = 1, fat_writes++; /* not FAT[1]'s clean bit */
+		else if (dev.log[i].op == BLK_WRITE && lba >= root_lo && lba < root_hi) {
+			assert_false(fat_pending);
+			dir_writes++;
+		}
+	}
+	assert_true(fat_writes > 0 && dir_writes > 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_signature),	    cmocka_unit_test(test_bad_bpb),
-		cmocka_unit_test(test_looped_chain),	    cmocka_unit_test(test_out_of_range),
-		cmocka_unit_test(test_chain_to_free),	    cmocka_unit_test(test_short_chain),
-		cmocka_unit_test(test_dir_contains_itself), cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_bad_signature),
+		cmocka_unit_test(test_bad_bpb),
+		cmocka_unit_test(test_looped_chain),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_chain_to_free),
+		cmocka_unit_test(test_short_chain),
+		cmocka_unit_test(test_dir_contains_itself),
+		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_full_volume),
+		cmocka_unit_test(test_failed_link_keeps_free_count),
+		cmocka_unit_test(test_stale_fsinfo_not_trusted),
+		cmocka_unit_test(test_active_fat_without_mirroring),
+		cmocka_unit_test(test_flush_between_fat_and_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
