@@ -37,9 +37,11 @@ uint64_t plat_time_ns(void);
 
 /* Waiting.  plat_wait_until(ready, arg, deadline) returns once ready(arg) is
  * true (returns 0) or plat_time_ns() passes deadline (returns -ETIMEDOUT).
- * With interrupts it halts between checks (ready() is evaluated with
+ * With interrupts it halts between checks (ready() is then evaluated with
  * interrupts off, so a wake-up cannot slip between check and halt); when
- * polling it spins.  ready() runs the driver's completion processing. */
+ * polling it spins, and ready() may run with interrupts on (so interrupt
+ * handlers must not touch what ready() reads).  ready() runs the driver's
+ * completion processing. */
 int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int use_irq);
 
 /* Interrupts.  An MSI(-X) message for a new vector that calls fn(arg):

@@ -373,7 +373,7 @@ int cmd_sync(struct args *a)
  * own cost, with no console traffic per file. */
 static int bench_create(const char *dir, uint32_t count)
 {
-	char path[FAT_NAME_BYTES + 16];
+	char path[LINE_MAX_BYTES + 16];
 	struct fat_volume *v;
 	const char *rel;
 	int err = 0;
@@ -384,8 +384,10 @@ static int bench_create(const char *dir, uint32_t count)
 	file_buf[SMALL_FILE_BYTES - 1] = '\n';
 	uint64_t t0 = time_ns();
 	for (uint32_t i = 0; i < count; i++) {
-		snprintf(path, sizeof(path), "%s/f%" PRIu32, strcmp(rel, "/") ? rel : "", i);
-		err = fat_open(v, path, FAT_O_WRITE | FAT_O_CREATE | FAT_O_EXCL, &file);
+		int n = snprintf(path, sizeof(path), "%s/f%" PRIu32, strcmp(rel, "/") ? rel : "", i);
+		err = (size_t)n >= sizeof(path)
+			      ? -ENAMETOOLONG
+			      : fat_open(v, path, FAT_O_WRITE | FAT_O_CREATE | FAT_O_EXCL, &file);
 		if (err == 0) {
 			ssize_t w = fat_write(&file, 0, file_buf, SMALL_FILE_BYTES);
 			err = w < 0 ? (int)w : 0;

@@ -209,7 +209,9 @@ void pci_enable(const struct pci_device *d)
 
 void pci_stop_dma(const struct pci_device *d)
 {
-	pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) & ~CMD_MASTER);
+	/* INTx off too: a wedged device must not hold its level-triggered
+	 * line asserted and keep the CPU in its handler. */
+	pci_write16(d, PCI_COMMAND, (pci_read16(d, PCI_COMMAND) & ~CMD_MASTER) | CMD_INTX_DISABLE);
 }
 
 unsigned pci_find_cap(const struct pci_device *d, uint8_t id, unsigned after)

@@ -42,8 +42,9 @@ void pci_write8(const struct pci_device *d, unsigned off, uint8_t v);
 /* Turns on I/O and memory decoding and bus mastering; INTx stays enabled. */
 void pci_enable(const struct pci_device *d);
 
-/* Turns bus mastering off: the function can no longer read or write memory
- * (the way to stop a device that does not obey a reset). */
+/* Turns bus mastering and INTx off: the function can no longer read or
+ * write memory or interrupt (the way to stop a device that does not obey a
+ * reset). */
 void pci_stop_dma(const struct pci_device *d);
 
 /* Offset of the first capability with this id at or after `after`'s

@@ -116,8 +116,10 @@ static int reap(struct virtio_blk *vb)
 		/* len counts the bytes the device wrote from the first writable
 		 * buffer on; nothing past it may be trusted (spec 2.7.8.1).  The
 		 * status byte is the last of them: a shorter len leaves the data
-		 * incomplete and the status unwritten, a device error. */
-		complete_part(r, len < vb->want_len[id] ? -EIO : status_to_errno(vb->slots[id].status));
+		 * incomplete and the status unwritten, a device error.  A legacy
+		 * device's len is not checked (spec 5.2.6.4). */
+		int short_len = vb->vq.trust_len && len < vb->want_len[id];
+		complete_part(r, short_len ? -EIO : status_to_errno(vb->slots[id].status));
 		vb->stats.completions++;
 		if (n++ == 0)
 			vb->stats.reaps++;
@@ -324,7 +326,10 @@ static int vblk_submit(struct blk_device *dev, struct blk_request *r)
 			      : queue_ranges(vb, r, VIRTIO_BLK_T_WRITE_ZEROES, vb->max_write_zeroes_sectors,
 					     0, vb->write_zeroes_may_unmap ? VIRTIO_BLK_WZ_UNMAP : 0);
 	}
-	if ((err == 0 || r->parts_left > 1) && !(r->flags & BLK_F_MORE))
+	/* Without BLK_F_MORE the batch ends here: what earlier submits held
+	 * goes out even if this one failed (kick sends nothing if nothing was
+	 * added). */
+	if (!(r->flags & BLK_F_MORE))
 		kick(vb);
 	complete_part(r, err);
 	return 0;
@@ -510,6 +515,9 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	err = virtq_init(&vb->vq, size, packed, virtio_has(d, VIRTIO_F_EVENT_IDX),
 			 virtio_has(d, VIRTIO_F_INDIRECT_DESC), vb->ring_mem,
 			 plat_virt_to_phys(vb->ring_mem));
+	/* Spec 5.2.6.4: through the legacy interface, used lengths are not
+	 * to be relied on (some devices count the whole chain). */
+	vb->vq.trust_len = d->t->modern;
 	/* A request is at least three buffers (header, data, status): a chain
 	 * that cannot hold them (a ring of 1 or 2 descriptors without indirect
 	 * tables) could carry no read or write at all. */

@@ -82,9 +82,13 @@ static int read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned w
 	case 4:
 		*(uint32_t *)buf = *(volatile uint32_t *)p;
 		break;
-	default: /* 8: two 32-bit halves, the generation loop makes them one value */
-		*(uint64_t *)buf = *(volatile uint32_t *)p | (uint64_t) * (volatile uint32_t *)(p + 4) << 32;
+	default: { /* 8: two 32-bit halves, low then high; the generation loop
+		    * makes them one value */
+		uint32_t lo = *(volatile uint32_t *)p;
+		uint32_t hi = *(volatile uint32_t *)(p + 4);
+		*(uint64_t *)buf = lo | (uint64_t)hi << 32;
 		break;
+	}
 	}
 	return 0;
 }

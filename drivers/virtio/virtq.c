@@ -75,7 +75,7 @@ uint32_t virtq_writable_bytes(const struct virtq_buf *bufs, unsigned n)
 
 int virtq_retire(struct virtq *vq, uint32_t id, uint32_t len)
 {
-	if (id >= vq->size || !vq->in_flight[id] || len > vq->writable_len[id])
+	if (id >= vq->size || !vq->in_flight[id] || (vq->trust_len && len > vq->writable_len[id]))
 		return -EIO;
 	vq->in_flight[id] = 0;
 	return 0;

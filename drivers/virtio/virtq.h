@@ -94,6 +94,8 @@ struct virtq {
 	int packed;
 	int event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
 	int indirect; /* VIRTIO_F_INDIRECT_DESC negotiated: chains use one slot */
+	int trust_len; /* used lengths are exact (virtio 1.x); a legacy device's
+			* may count the whole chain, so they are not checked */
 	unsigned num_free; /* free ring descriptors */
 	uint16_t added; /* chains added since the last kick decision */
 

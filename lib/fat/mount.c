@@ -202,8 +202,11 @@ int fat_begin_change(struct fat_volume *v)
 	if (v->dirty)
 		return 0;
 	/* Before anything else reaches the disk: the free count is about to go
-	 * stale, and the volume is no longer cleanly shut down. */
-	if ((err = write_fsinfo(v, 0xFFFFFFFF, v->next_free)) < 0 || (err = set_clean(v, 0)) < 0)
+	 * stale, and the volume is no longer cleanly shut down.  The FLUSH makes
+	 * both durable before the changes they warn of (one per clean-to-dirty
+	 * change, not per write). */
+	if ((err = write_fsinfo(v, 0xFFFFFFFF, v->next_free)) < 0 || (err = set_clean(v, 0)) < 0 ||
+	    (err = fat_dev_flush(v)) < 0)
 		return err;
 	v->dirty = 1;
 	return 0;

@@ -882,6 +882,29 @@ static void test_short_used_length_fails_the_request(void **state)
 	}
 }
 
+/* Through the legacy interface used lengths are not relied on (spec
+ * 5.2.6.4: some devices count the whole chain): a length too short or too
+ * long is neither an error nor a reason to give the device up. */
+static void test_legacy_used_length_is_not_checked(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.modern = 0;
+	c.packed = 0;
+	c.features = F_ALL & ~F(VIRTIO_F_RING_PACKED);
+	up(&c);
+	fill(sim.disk, 4096, 13);
+	for (int lie = 0; lie < 2; lie++) {
+		sim.lie = lie ? VSIM_LONG_LEN : VSIM_SHORT_LEN;
+		memset(buf, 0, 4096);
+		assert_int_equal(blk_read(dev, 0, 8, buf), 0);
+		assert_memory_equal(buf, sim.disk, 4096);
+		assert_int_equal(blk_write(dev, 8, 1, buf), 0);
+		assert_false(vb.broken);
+	}
+	down();
+}
+
 static void test_hostile_device_while_submitter_waits_for_room(void **state)
 {
 	(void)state;
@@ -944,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_device_that_will_not_reset_is_given_up),
 		cmocka_unit_test(test_hostile_device_is_stopped),
 		cmocka_unit_test(test_short_used_length_fails_the_request),
+		cmocka_unit_test(test_legacy_used_length_is_not_checked),
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
