@@ -368,39 +368,20 @@ static uint8_t t_isr(struct virtio_dev *d)
 
 static void t_msix_changed(struct virtio_dev *d, int on) { (void)d, (void)on; }
 
-static const struct virtio_transport sim_transport_modern = {
-	.name = "modern",
-	.modern = 1,
-	.get_status = t_get_status,
-	.set_status = t_set_status,
-	.get_features = t_get_features,
-	.set_features = t_set_features,
-	.read_config = t_read_config,
-	.config_generation = t_config_generation,
-	.queue_max = t_queue_max,
-	.queue_setup = t_queue_setup,
-	.set_config_vector = t_set_config_vector,
-	.notify = t_notify,
-	.isr = t_isr,
-	.msix_changed = t_msix_changed,
-};
+/* The simulated device answers both interfaces the same way; only the name
+ * and the modern flag (which the driver's legacy rules key on) differ. */
+#define SIM_TRANSPORT(nm, is_modern)                                                                         \
+	{                                                                                                    \
+		.name = nm, .modern = is_modern, .get_status = t_get_status, .set_status = t_set_status,     \
+		.get_features = t_get_features, .set_features = t_set_features,                              \
+		.read_config = t_read_config, .config_generation = t_config_generation,                      \
+		.queue_max = t_queue_max, .queue_setup = t_queue_setup,                                      \
+		.set_config_vector = t_set_config_vector, .notify = t_notify, .isr = t_isr,                  \
+		.msix_changed = t_msix_changed,                                                              \
+	}
 
-static const struct virtio_transport sim_transport_legacy = {
-	.name = "legacy",
-	.modern = 0,
-	.get_status = t_get_status,
-	.set_status = t_set_status,
-	.get_features = t_get_features,
-	.set_features = t_set_features,
-	.read_config = t_read_config,
-	.config_generation = t_config_generation,
-	.queue_max = t_queue_max,
-	.queue_setup = t_queue_setup,
-	.set_config_vector = t_set_config_vector,
-	.notify = t_notify,
-	.isr = t_isr,
-	.msix_changed = t_msix_changed,
-};
+static const struct virtio_transport sim_transport_modern = SIM_TRANSPORT("modern", 1);
+static const struct virtio_transport sim_transport_legacy = SIM_TRANSPORT("legacy", 0);
 
 void vsim_blk_bind(struct vsim_blk *s, struct virtio_dev *d, struct pci_device *pci)
 {
