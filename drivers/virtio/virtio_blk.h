@@ -108,6 +108,7 @@ struct virtio_blk_stats {
 	uint64_t waits; /* bounded waits entered (for a request, or for room) */
 	uint64_t spins; /* times a polling wait found nothing done and looked again */
 	uint64_t sleeps; /* times a wait asked for an interrupt and halted */
+	uint64_t spin_hits; /* irq-mode waits answered while spinning, before any halt */
 	uint64_t resets; /* device resets after a timeout */
 };
 
@@ -145,6 +146,10 @@ struct virtio_blk {
 	uint32_t want_len[VIRTQ_MAX]; /* by used id: device-writable bytes, status included */
 	void *ring_mem;
 	struct virtio_blk_stats stats;
+	/* irq mode: average wait when halting at once, and when spinning first
+	 * (see choose_wait in virtio_blk.c); waits so far */
+	uint64_t wait_avg_ns[2];
+	uint32_t wait_count;
 };
 
 /* Features this driver implements and asks for; nothing else is accepted. */

@@ -34,6 +34,10 @@ struct vsim_platform {
 	 * interrupt. */
 	int (*idle)(void);
 	uint64_t waits, halts, tick_wakes, irq_wakes;
+	/* Simulated cost of waiting: time one look of a polling loop takes
+	 * (default 1 us), and time a halted CPU takes to wake for an interrupt
+	 * (default 0). */
+	uint64_t spin_ns, halt_wake_ns;
 	/* Configuration space of the one PCI function at 00:01.0. */
 	uint8_t cfg[256];
 	uint32_t cf8;

@@ -28,6 +28,7 @@ void vsim_platform_reset(struct pci_device *pci, int msix)
 {
 	memset(&vsim_plat, 0, sizeof(vsim_plat));
 	vsim_plat.now_ns = 1000000000ull;
+	vsim_plat.spin_ns = 1000;
 	uint8_t *c = vsim_plat.cfg;
 	c[0] = 0xF4, c[1] = 0x1A, c[2] = 0x42, c[3] = 0x10; /* 1AF4:1042 */
 	c[0x3C] = 11, c[0x3D] = 1; /* INTA# on GSI 11 */
@@ -126,8 +127,9 @@ int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int u
 		vsim_plat.halts++;
 		int woke = vsim_plat.idle ? vsim_plat.idle() : 0;
 		if (!use_irq) {
-			vsim_plat.now_ns += 1000;
+			vsim_plat.now_ns += vsim_plat.spin_ns;
 		} else if (woke) {
+			vsim_plat.now_ns += vsim_plat.halt_wake_ns;
 			vsim_plat.irq_wakes++;
 		} else {
 			vsim_plat.now_ns += VSIM_TICK_NS;
