@@ -155,6 +155,58 @@ static void kick(struct virtio_blk *vb)
 	}
 }
 
+/* How an irq-mode wait waits.  Halting until the interrupt leaves the host
+ * its CPU, but under a hypervisor waking a halted CPU can take longer than
+ * the request itself (QEMU's TCG on a quiet host, 4 KiB read at queue depth
+ * 1: ~70 us halting, ~7 us spinning).  On a busy host it is the other way
+ * round: a spinning CPU takes the host time that the device model needs
+ * (QEMU's TCG beside one busy process: 70k IOPS halting, 40k spinning).  The
+ * guest cannot see which holds, so it measures, comparing like with like:
+ * every TRIAL_EVERY waits begin with a trial, TRIAL_WAITS waits one way
+ * and TRIAL_WAITS the other (which goes first alternates), and the way whose
+ * waits took less time in all serves until the next trial.  A tie goes to
+ * halting.  A spin lasts at most twice the mean halting wait of the last
+ * trial (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to catch what halting
+ * would, short enough that a slow device is not spun for. */
+#define TRIAL_EVERY 256u
+#define TRIAL_WAITS 8u
+#define SPIN_MIN_NS 10000ull
+#define SPIN_MAX_NS 1000000ull
+
+/* Whether wait number n (counted from 0) spins first. */
+static int wait_spins(const struct virtio_blk *vb, uint32_t n)
+{
+	uint32_t k = n % TRIAL_EVERY;
+
+	if (k >= 2 * TRIAL_WAITS)
+		return vb->spin;
+	return (k < TRIAL_WAITS) == ((n / TRIAL_EVERY) % 2 == 0);
+}
+
+/* Wait number n, which spun first or not, took ns. */
+static void account_wait(struct virtio_blk *vb, uint32_t n, int spun, uint64_t ns)
+{
+	uint32_t k = n % TRIAL_EVERY;
+
+	if (k >= 2 * TRIAL_WAITS)
+		return;
+	vb->trial_ns[spun] += ns;
+	if (k == 2 * TRIAL_WAITS - 1) {
+		vb->spin = vb->trial_ns[1] < vb->trial_ns[0];
+		vb->halt_mean_ns = vb->trial_ns[0] / TRIAL_WAITS;
+		vb->trial_ns[0] = vb->trial_ns[1] = 0;
+	}
+}
+
+static uint64_t spin_window(const struct virtio_blk *vb)
+{
+	uint64_t ns = 2 * vb->halt_mean_ns;
+
+	if (ns < SPIN_MIN_NS)
+		return SPIN_MIN_NS;
+	return ns > SPIN_MAX_NS ? SPIN_MAX_NS : ns;
+}
+
 struct wait_ctx {
 	struct virtio_blk *vb;
 	struct blk_request *r; /* wait for this one, or */
@@ -185,55 +237,9 @@ static int ready(void *arg)
 	}
 }
 
-/* How an irq-mode wait waits.  Halting until the interrupt leaves the host
- * its CPU, but under a hypervisor waking a halted CPU can take longer than
- * the request itself (QEMU's TCG on a quiet host, 4 KiB read at queue depth
- * 1: ~70 us halting, ~7 us spinning).  On a busy host it is the other way
- * round: a spinning CPU takes the host time the device model needs (there,
- * halting gives 70k IOPS and spinning 40k).  The guest cannot see which
- * holds, so it measures: every wait is timed, a running average is kept for
- * each way (halt at once; or spin, then halt), the faster way is taken, and
- * every EXPLORE_EVERY-th wait tries the other one so that its average
- * follows a changing host.  A tie goes to halting.  A spin lasts at most
- * twice the average halting wait (within SPIN_MIN_NS..SPIN_MAX_NS): long
- * enough to catch what halting would have, short enough that trying it on a
- * host where it loses costs little. */
-#define SPIN_MIN_NS 10000ull
-#define SPIN_MAX_NS 1000000ull
-#define EXPLORE_EVERY 32u
-
-enum { WAIT_HALT, WAIT_SPIN };
-
-static int choose_wait(struct virtio_blk *vb)
-{
-	int best = vb->wait_avg_ns[WAIT_SPIN] < vb->wait_avg_ns[WAIT_HALT] ? WAIT_SPIN : WAIT_HALT;
-
-	if (++vb->wait_count % EXPLORE_EVERY == 0)
-		return !best;
-	return best;
-}
-
-static uint64_t spin_window(const struct virtio_blk *vb)
-{
-	uint64_t ns = 2 * vb->wait_avg_ns[WAIT_HALT];
-
-	if (ns < SPIN_MIN_NS)
-		return SPIN_MIN_NS;
-	return ns > SPIN_MAX_NS ? SPIN_MAX_NS : ns;
-}
-
-/* Running average with weight 1/8 for the newest wait; the first sample
- * stands alone. */
-static void account_wait(struct virtio_blk *vb, int way, uint64_t ns)
-{
-	uint64_t *avg = &vb->wait_avg_ns[way];
-
-	*avg = *avg ? *avg - *avg / 8 + ns / 8 : ns;
-}
-
 /* Waits, bounded, for r to complete or for room for a chain of `room`
- * buffers.  In poll mode it spins.  In irq mode it spins or not (see
- * choose_wait), then halts between interrupts, which are switched off again
+ * buffers.  In poll mode it spins.  In irq mode it may spin first (see
+ * wait_spins), then halts between interrupts, which are switched off again
  * after (a completion that the waiter reaps anyway needs none). */
 static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 {
@@ -246,9 +252,10 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 	if (!vb->opt.use_irq) {
 		err = plat_wait_until(ready, &w, deadline, 0);
 	} else {
-		int way = choose_wait(vb);
+		uint32_t n = vb->irq_waits++;
+		int spin = wait_spins(vb, n);
 		err = -ETIMEDOUT;
-		if (way == WAIT_SPIN) {
+		if (spin) {
 			uint64_t spin_end = start + spin_window(vb);
 			err = plat_wait_until(ready, &w, spin_end < deadline ? spin_end : deadline, 0);
 			if (err == 0)
@@ -259,7 +266,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 			err = plat_wait_until(ready, &w, deadline, 1);
 			virtq_disable_irq(&vb->vq);
 		}
-		account_wait(vb, way, plat_time_ns() - start);
+		account_wait(vb, n, spin, plat_time_ns() - start);
 	}
 	if (err == -ETIMEDOUT)
 		recover(vb);

@@ -146,10 +146,13 @@ struct virtio_blk {
 	uint32_t want_len[VIRTQ_MAX]; /* by used id: device-writable bytes, status included */
 	void *ring_mem;
 	struct virtio_blk_stats stats;
-	/* irq mode: average wait when halting at once, and when spinning first
-	 * (see choose_wait in virtio_blk.c); waits so far */
-	uint64_t wait_avg_ns[2];
-	uint32_t wait_count;
+	/* irq mode, how waits wait (see wait_spins in virtio_blk.c): the waits
+	 * so far, whether they spin before they halt, the running trial's time
+	 * halting and spinning, the last trial's mean halting wait */
+	uint32_t irq_waits;
+	int spin;
+	uint64_t trial_ns[2];
+	uint64_t halt_mean_ns;
 };
 
 /* Features this driver implements and asks for; nothing else is accepted. */
