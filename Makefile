@@ -177,7 +177,18 @@ $(BUILD)/bench/minimal.elf: bench/minimal.S bench/minimal.ld
 	$(CC) -m32 -c bench/minimal.S -o $(BUILD)/bench/minimal.o
 	$(LD) -m elf_i386 -nostdlib -static -z noexecstack -T bench/minimal.ld -o $@ $(BUILD)/bench/minimal.o
 
-bench: all $(BUILD)/bench/minimal.elf
+# The driver's instructions per request (bench/cost.c), counted with callgrind:
+# the kernel's drivers/ sources, built -O2 for the host, against the unit
+# tests' simulated device.
+COST_SRC := drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtq.c \
+	drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c \
+	drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/block/blk.c \
+	tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_blk.c
+$(BUILD)/bench/cost: bench/cost.c $(COST_SRC) $(wildcard drivers/*/*.h) tests/unit/vsim.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -I. -DHOST_TEST -o $@ bench/cost.c $(COST_SRC) -lcmocka
+
+bench: all $(BUILD)/bench/minimal.elf $(BUILD)/bench/cost
 	$(PYTHON) bench/run.py --accel=$(ACCEL) --machine=$(MACHINE) $(if $(QUICK),--quick)
 
 format:

@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -463,6 +464,44 @@ def linux_session(args, cfg, rep, boot_only=False):
     return res
 
 
+# ---------------------------------------------------------------- driver cost (callgrind)
+
+COST_RUNS = [(ring, ind, qd) for ring in ("split", "packed") for ind in (0, 1) for qd in (1, 32)]
+COST_COUNTS = (2000, 4000)  # the difference leaves out start-up
+
+
+def drivers_ir(path):
+    """Instructions callgrind saw in functions of drivers/, by file."""
+    out = subprocess.run(["callgrind_annotate", "--threshold=100", path], check=True,
+                         capture_output=True, text=True).stdout
+    by_file = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \([^)]*\)\s+(drivers/\S+?):\S+ \[", line)
+        if m:
+            by_file[m.group(2)] = by_file.get(m.group(2), 0) + int(m.group(1).replace(",", ""))
+    return by_file
+
+
+def driver_cost(out_dir):
+    """Instructions per 4 KiB read spent in drivers/, from bench/cost.c run
+    under callgrind (host build, simulated device, poll mode), for each ring
+    kind with and without indirect descriptors, at QD 1 and 32."""
+    exe = os.path.join(REPO, "build", "bench", "cost")
+    if not shutil.which("valgrind") or not os.path.exists(exe):
+        return {"error": "valgrind or build/bench/cost missing"}
+    rows = []
+    for ring, ind, qd in COST_RUNS:
+        seen = []
+        for n in COST_COUNTS:
+            cg = os.path.join(out_dir, "callgrind.%s.%d.%d.%d" % (ring, ind, qd, n))
+            subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg, exe, ring, str(ind),
+                            str(qd), str(n)], check=True, capture_output=True)
+            seen.append(drivers_ir(cg))
+        per = {f: (seen[1].get(f, 0) - seen[0].get(f, 0)) / (COST_COUNTS[1] - COST_COUNTS[0]) for f in seen[1]}
+        rows.append({"ring": ring, "indirect": ind, "qd": qd, "total": sum(per.values()), "by_file": per})
+    return {"rows": rows}
+
+
 # ---------------------------------------------------------------- footprint
 
 
@@ -724,6 +763,7 @@ class Report:
             self.drive_table(cfg)
         self.boot_table()
         self.footprint_table()
+        self.cost_table()
         self.goal_table()
         return "\n".join(self.lines) + "\n"
 
@@ -771,6 +811,31 @@ class Report:
             self.w("| %s | %s | `%s` | %s |" % (s["layer"], s["object"], s["symbol"], "{:,}".format(s["bytes"])))
         tot = sum(s["bytes"] for s in fp["statics"])
         self.w("| | | total | %s |" % "{:,}".format(tot))
+        self.w()
+
+    def cost_table(self):
+        c = self.d.get("cost")
+        if not c:
+            return
+        self.w("## Driver cost per request (callgrind)")
+        self.w()
+        if "error" in c:
+            self.w("Not measured: %s." % c["error"])
+            self.w()
+            return
+        self.w("Instructions executed in `drivers/` per 4 KiB read: `bench/cost.c`, the kernel's driver sources "
+               "built -O2 for the host against the unit tests' simulated device, polling, run under "
+               "`valgrind --tool=callgrind` at %s and %s reads; the difference, divided, leaves out start-up. "
+               "No hypervisor and no host load in it: this is what a driver change costs or saves."
+               % tuple("{:,}".format(n) for n in COST_COUNTS))
+        self.w()
+        files = sorted({f for r in c["rows"] for f, n in r["by_file"].items() if n >= 0.5})
+        self.w("| ring | descriptors | QD | instructions | %s |" % " | ".join(f.split("/")[-1] for f in files))
+        self.w("|---|---|---|---|%s" % ("---|" * len(files)))
+        for r in c["rows"]:
+            self.w("| %s | %s | %d | %s | %s |" % (r["ring"], "indirect" if r["indirect"] else "direct", r["qd"],
+                                                 "{:,.0f}".format(r["total"]),
+                                                 " | ".join("{:,.0f}".format(r["by_file"].get(f, 0)) for f in files)))
         self.w()
 
     def goal_table(self):
@@ -916,6 +981,8 @@ def main():
             data["boot"]["linux"].append(linux_session(args, "none", rep, boot_only=True))
 
     data["footprint"] = footprint()
+    print("bench: driver cost (callgrind)", flush=True)
+    data["cost"] = driver_cost(os.path.join(args.out, "logs"))
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(data, f, indent=1)
     return finish(args, data)

@@ -12,7 +12,7 @@ packages=(
 	python3-pytest libcmocka-dev
 	clang llvm libclang-rt-14-dev
 	newlib-source texinfo
-	gnuplot-nox file
+	gnuplot-nox file valgrind
 )
 
 if [ "$(id -u)" = 0 ]; then
