@@ -180,11 +180,8 @@ $(BUILD)/bench/minimal.elf: bench/minimal.S bench/minimal.ld
 # The driver's instructions per request (bench/cost.c), counted with callgrind:
 # the kernel's drivers/ sources, built -O2 for the host, against the unit
 # tests' simulated device.
-COST_SRC := drivers/virtio/virtio_blk.c drivers/virtio/virtio.c drivers/virtio/virtq.c \
-	drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c \
-	drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/block/blk.c \
-	tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_blk.c
-$(BUILD)/bench/cost: bench/cost.c $(COST_SRC) $(wildcard drivers/*/*.h) tests/unit/vsim.h
+COST_SRC = $(call unit_sources,tests/unit/test_virtio_blk.c)
+$(BUILD)/bench/cost: bench/cost.c $$(COST_SRC) drivers/platform.h $(wildcard drivers/*/*.h) tests/unit/vsim.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -I. -DHOST_TEST -o $@ bench/cost.c $(COST_SRC) -lcmocka
 

@@ -487,18 +487,24 @@ def driver_cost(out_dir):
     under callgrind (host build, simulated device, poll mode), for each ring
     kind with and without indirect descriptors, at QD 1 and 32."""
     exe = os.path.join(REPO, "build", "bench", "cost")
-    if not shutil.which("valgrind") or not os.path.exists(exe):
-        return {"error": "valgrind or build/bench/cost missing"}
+    missing = [x for x in ("valgrind", "callgrind_annotate") if not shutil.which(x)]
+    if missing or not os.path.exists(exe):
+        return {"error": "missing: %s" % ", ".join(missing or ["build/bench/cost"])}
     rows = []
-    for ring, ind, qd in COST_RUNS:
-        seen = []
-        for n in COST_COUNTS:
-            cg = os.path.join(out_dir, "callgrind.%s.%d.%d.%d" % (ring, ind, qd, n))
-            subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg, exe, ring, str(ind),
-                            str(qd), str(n)], check=True, capture_output=True)
-            seen.append(drivers_ir(cg))
-        per = {f: (seen[1].get(f, 0) - seen[0].get(f, 0)) / (COST_COUNTS[1] - COST_COUNTS[0]) for f in seen[1]}
-        rows.append({"ring": ring, "indirect": ind, "qd": qd, "total": sum(per.values()), "by_file": per})
+    try:
+        for ring, ind, qd in COST_RUNS:
+            seen = []
+            for n in COST_COUNTS:
+                cg = os.path.join(out_dir, "callgrind.%s.%d.%d.%d" % (ring, ind, qd, n))
+                subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg, exe, ring, str(ind),
+                                str(qd), str(n)], check=True, capture_output=True)
+                seen.append(drivers_ir(cg))
+                if not seen[-1]:
+                    return {"error": "no drivers/ functions in callgrind_annotate's output of " + cg}
+            per = {f: (seen[1].get(f, 0) - seen[0].get(f, 0)) / (COST_COUNTS[1] - COST_COUNTS[0]) for f in seen[1]}
+            rows.append({"ring": ring, "indirect": ind, "qd": qd, "total": sum(per.values()), "by_file": per})
+    except (OSError, subprocess.CalledProcessError) as e:
+        return {"error": "%s" % e}
     return {"rows": rows}
 
 
@@ -673,12 +679,13 @@ class Report:
             be = med(values(self.d["backend"][cfg], name, "iops"))
             be_null = med(values(self.d["backend"]["null"], name, "iops"))
             n = med(self.ours("null", name, "iops"))
-            if be and be_null and n:
-                # The backend's own cost per request beyond null-co's
-                # (qemu-img bench, no guest), added in series to our
-                # null-co time per request: TCG runs the device model and the
-                # block layer on QEMU's main loop thread.
-                est = 1.0 / (1.0 / n + 1.0 / be - 1.0 / be_null)
+            # The backend's own cost per request beyond null-co's (qemu-img
+            # bench, no guest), added in series to our null-co time per
+            # request: TCG runs the device model and the block layer on
+            # QEMU's main loop thread.
+            per_req = 1.0 / n + 1.0 / be - 1.0 / be_null if be and be_null and n else 0.0
+            if per_req > 0:
+                est = 1.0 / per_req
                 self.w("| %s: what the backend leaves | null-co time per request + this backend's extra time per "
                        "request (qemu-img bench) = %s IOPS = %s of our null-co figure | | | | | (≥ 0.8× null-co is %s "
                        "by this estimate) | | |" % (name, fmt(est), fmt_ratio(est / n),
@@ -714,7 +721,8 @@ class Report:
             ours_cell, fmt_ratio(ratio(med(o), med(li)))))
         self.w()
         self.w("QEMU's threads while ours ran (share of the command's wall time busy, medians: main loop, which "
-               "runs the device model and the block layer / vCPU / others, such as I/O workers):")
+               "runs the device model and the block layer / vCPU / others, such as I/O workers; from /proc, "
+               "in 10 ms ticks, so ±10 ms of each command's time):")
         self.w()
         self.w("| test | this drive | null-co |")
         self.w("|---|---|---|")

@@ -121,6 +121,7 @@ static int reap(struct virtio_blk *vb)
 		int short_len = vb->vq.trust_len && len < vb->want_len[id];
 		complete_part(r, short_len ? -EIO : status_to_errno(vb->slots[id].status));
 		vb->stats.completions++;
+		vb->reaped++;
 		if (n++ == 0)
 			vb->stats.reaps++;
 	}
@@ -163,10 +164,12 @@ static void kick(struct virtio_blk *vb)
  * (QEMU's TCG beside one busy process: 70k IOPS halting, 40k spinning).  The
  * guest cannot see which holds, so it measures, comparing like with like:
  * every TRIAL_EVERY waits begin with a trial, TRIAL_WAITS waits one way
- * and TRIAL_WAITS the other (which goes first alternates), and the way whose
- * waits took less time in all serves until the next trial.  A tie goes to
- * halting.  A spin lasts at most twice the mean halting wait of the last
- * trial (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to catch what halting
+ * and then TRIAL_WAITS the other (which goes first alternates); the way that
+ * took less time per completion over its run of waits serves until the next
+ * trial.  Per completion, not per wait: at depth a halt that wakes to many
+ * completions spares the waits a spin would need for them.  A tie goes to
+ * halting.  A spin lasts at most twice the last trial's halting time per
+ * wait (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to catch what halting
  * would, short enough that a slow device is not spun for. */
 #define TRIAL_EVERY 256u
 #define TRIAL_WAITS 8u
@@ -183,19 +186,30 @@ static int wait_spins(const struct virtio_blk *vb, uint32_t n)
 	return (k < TRIAL_WAITS) == ((n / TRIAL_EVERY) % 2 == 0);
 }
 
-/* Wait number n, which spun first or not, took ns. */
-static void account_wait(struct virtio_blk *vb, uint32_t n, int spun, uint64_t ns)
+/* Trial bookkeeping around wait number n, which began at start: the first
+ * wait of each half notes the time and the completions so far; the last
+ * one, as it ends, takes the half's time per completion, and the second
+ * half's last wait gives the verdict. */
+static void trial_begin(struct virtio_blk *vb, uint32_t n, uint64_t start)
+{
+	if (n % TRIAL_EVERY % TRIAL_WAITS == 0 && n % TRIAL_EVERY < 2 * TRIAL_WAITS) {
+		vb->half_start_ns = start;
+		vb->half_reaped = vb->reaped;
+	}
+}
+
+static void trial_end(struct virtio_blk *vb, uint32_t n, int spun)
 {
 	uint32_t k = n % TRIAL_EVERY;
 
-	if (k >= 2 * TRIAL_WAITS)
+	if (k != TRIAL_WAITS - 1 && k != 2 * TRIAL_WAITS - 1)
 		return;
-	vb->trial_ns[spun] += ns;
-	if (k == 2 * TRIAL_WAITS - 1) {
-		vb->spin = vb->trial_ns[1] < vb->trial_ns[0];
-		vb->halt_mean_ns = vb->trial_ns[0] / TRIAL_WAITS;
-		vb->trial_ns[0] = vb->trial_ns[1] = 0;
-	}
+	uint64_t done = vb->reaped - vb->half_reaped, ns = plat_time_ns() - vb->half_start_ns;
+	vb->per_completion_ns[spun] = ns / (done ? done : 1);
+	if (!spun)
+		vb->halt_mean_ns = ns / TRIAL_WAITS;
+	if (k == 2 * TRIAL_WAITS - 1)
+		vb->spin = vb->per_completion_ns[1] < vb->per_completion_ns[0];
 }
 
 static uint64_t spin_window(const struct virtio_blk *vb)
@@ -244,21 +258,23 @@ static int ready(void *arg)
 static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 {
 	struct wait_ctx w = {vb, r, room, 0};
-	uint64_t start = plat_time_ns(), deadline = start + vb->opt.timeout_ns;
 	int err;
 
 	kick(vb); /* a notification held for a batch must go before waiting on it */
 	vb->stats.waits++;
+	uint64_t start = plat_time_ns(), deadline = start + vb->opt.timeout_ns;
 	if (!vb->opt.use_irq) {
 		err = plat_wait_until(ready, &w, deadline, 0);
 	} else {
 		uint32_t n = vb->irq_waits++;
 		int spin = wait_spins(vb, n);
+		trial_begin(vb, n, start);
 		err = -ETIMEDOUT;
 		if (spin) {
 			uint64_t spin_end = start + spin_window(vb);
+			vb->stats.spun++;
 			err = plat_wait_until(ready, &w, spin_end < deadline ? spin_end : deadline, 0);
-			if (err == 0)
+			if (err == 0 && !vb->broken)
 				vb->stats.spin_hits++;
 		}
 		if (err != 0) {
@@ -266,7 +282,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 			err = plat_wait_until(ready, &w, deadline, 1);
 			virtq_disable_irq(&vb->vq);
 		}
-		account_wait(vb, n, spin, plat_time_ns() - start);
+		trial_end(vb, n, spin);
 	}
 	if (err == -ETIMEDOUT)
 		recover(vb);

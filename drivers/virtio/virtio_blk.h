@@ -108,7 +108,8 @@ struct virtio_blk_stats {
 	uint64_t waits; /* bounded waits entered (for a request, or for room) */
 	uint64_t spins; /* times a polling wait found nothing done and looked again */
 	uint64_t sleeps; /* times a wait asked for an interrupt and halted */
-	uint64_t spin_hits; /* irq-mode waits answered while spinning, before any halt */
+	uint64_t spun; /* irq-mode waits that spun before halting */
+	uint64_t spin_hits; /* of those, waits answered while spinning */
 	uint64_t resets; /* device resets after a timeout */
 };
 
@@ -147,12 +148,15 @@ struct virtio_blk {
 	void *ring_mem;
 	struct virtio_blk_stats stats;
 	/* irq mode, how waits wait (see wait_spins in virtio_blk.c): the waits
-	 * so far, whether they spin before they halt, the running trial's time
-	 * halting and spinning, the last trial's mean halting wait */
+	 * so far, whether they spin before they halt, the last trial's time per
+	 * completion halting and spinning, its halting time per wait, and the
+	 * running half's start and completions */
 	uint32_t irq_waits;
 	int spin;
-	uint64_t trial_ns[2];
+	uint64_t per_completion_ns[2];
 	uint64_t halt_mean_ns;
+	uint64_t half_start_ns, half_reaped;
+	uint64_t reaped; /* completions taken, never zeroed */
 };
 
 /* Features this driver implements and asks for; nothing else is accepted. */

@@ -418,11 +418,11 @@ static void test_batched_submits_notify_once(void **state)
 }
 
 /* In irq mode a wait either halts at once or spins first, whichever the
- * driver's trials found faster: where waking from a halt costs more than the
- * request (a quiet host under a hypervisor), waits spin; where spinning
- * holds the device back (a busy host), they halt, and spin only in the
- * trials (8 waits in 256).  Either way every request completes with its
- * data. */
+ * driver's trials found faster per completion: where waking from a halt
+ * costs more than the request (a quiet host under a hypervisor), waits
+ * spin; where spinning holds the device back (a busy host), they halt, and
+ * spin only in the trials (8 waits in 256).  Either way every request
+ * completes with its data. */
 static void test_irq_waits_take_the_faster_way(void **state)
 {
 	(void)state;
@@ -442,6 +442,7 @@ static void test_irq_waits_take_the_faster_way(void **state)
 			assert_memory_equal(buf, sim.disk + lba * 512, 512);
 		}
 		assert_int_equal(vb.stats.waits, n);
+		assert_true(vb.stats.spin_hits <= vb.stats.spun);
 		if (busy_host) {
 			assert_false(vb.spin);
 			assert_true(vb.stats.spin_hits >= 8 && vb.stats.spin_hits <= n / 16);
@@ -451,6 +452,38 @@ static void test_irq_waits_take_the_faster_way(void **state)
 			assert_true(vb.stats.spin_hits >= n - n / 16);
 			assert_true(vb.stats.sleeps <= n / 16);
 		}
+		assert_int_equal(vsim_plat.tick_wakes, 0);
+		down();
+	}
+}
+
+/* A spin that the device does not answer in time ends in a halt, which the
+ * device's interrupt (not the timer tick) ends; such a device soon gets
+ * halting waits, and no wait is mistaken for a timeout. */
+static void test_unanswered_spin_halts_until_the_interrupt(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		struct conf c = base;
+		c.packed = packed;
+		c.use_irq = 1;
+		c.msix = 1;
+		up(&c);
+		vsim_plat.halt_wake_ns = 20000;
+		sim.slow_while_spun = 1;
+		fill(sim.disk, SECTORS * 512, 7);
+		memset(&vb.stats, 0, sizeof(vb.stats));
+		unsigned n = 300;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t lba = (i * 53) % SECTORS;
+			assert_int_equal(blk_read(dev, lba, 1, buf), 0);
+			assert_memory_equal(buf, sim.disk + lba * 512, 512);
+		}
+		assert_true(vb.stats.spun >= 8); /* the trials spun */
+		assert_int_equal(vb.stats.spin_hits, 0);
+		assert_true(vb.stats.sleeps >= n);
+		assert_false(vb.spin);
+		assert_int_equal(vb.stats.resets, 0);
 		assert_int_equal(vsim_plat.tick_wakes, 0);
 		down();
 	}
@@ -989,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_completion),
 		cmocka_unit_test(test_batched_submits_notify_once),
 		cmocka_unit_test(test_irq_waits_take_the_faster_way),
+		cmocka_unit_test(test_unanswered_spin_halts_until_the_interrupt),
 		cmocka_unit_test(test_indirect_used_when_offered),
 		cmocka_unit_test(test_device_that_polls_is_not_notified),
 		cmocka_unit_test(test_requests_split_at_size_max_and_seg_max),

@@ -38,6 +38,7 @@ struct vsim_platform {
 	 * (default 1 us), and time a halted CPU takes to wake for an interrupt
 	 * (default 0). */
 	uint64_t spin_ns, halt_wake_ns;
+	int halting; /* set while idle() runs for a halted CPU */
 	/* Configuration space of the one PCI function at 00:01.0. */
 	uint8_t cfg[256];
 	uint32_t cf8;
@@ -162,6 +163,7 @@ struct vsim_blk {
 	enum vsim_mode mode;
 	int reverse; /* complete in the opposite order */
 	int device_polls; /* asks for no notifications and looks by itself */
+	int slow_while_spun; /* completes nothing while the CPU spins, only while it halts */
 	enum vsim_lie lie;
 	/* Injected failure: requests of this type touching [fail_lo, fail_hi)
 	 * (512-byte sectors) answer fail_status.  fail_type < 0: none. */

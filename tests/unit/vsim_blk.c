@@ -450,7 +450,7 @@ static int idle(void)
 
 	if (s->ring.no_notify && s->queue_enabled) /* a polling device looks by itself */
 		fetch(s);
-	if (s->mode == VSIM_NORMAL && s->npending)
+	if (s->mode == VSIM_NORMAL && s->npending && (vsim_plat.halting || !s->slow_while_spun))
 		post(s);
 	return s->interrupts != before;
 }

@@ -125,7 +125,9 @@ int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int u
 			return -ETIMEDOUT;
 		/* Halt (or spin): the device gets to run. */
 		vsim_plat.halts++;
+		vsim_plat.halting = use_irq;
 		int woke = vsim_plat.idle ? vsim_plat.idle() : 0;
+		vsim_plat.halting = 0;
 		if (!use_irq) {
 			vsim_plat.now_ns += vsim_plat.spin_ns;
 		} else if (woke) {
