@@ -104,6 +104,36 @@ def thread_cpu_s(pid):
     return out
 
 
+# KVM's tracepoints for what made the guest leave: MMIO (the doorbell), port
+# I/O (the console), MSIs injected.  This host's kvm_pvm does not fire
+# kvm_exit itself, so the reasons are counted one by one.
+KVM_EVENTS = ("kvm:kvm_mmio", "kvm:kvm_pio", "kvm:kvm_msi_set_irq")
+
+
+class KvmEvents:
+    """`perf stat` on one QEMU process for KVM_EVENTS, while a command runs."""
+
+    def __init__(self, pid):
+        self.proc = None
+        if shutil.which("perf"):
+            self.proc = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(KVM_EVENTS), "-p", str(pid)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.2)  # perf attaches before the command is sent
+
+    def stop(self):
+        """{event: count}, or {} when perf could not count them."""
+        if not self.proc:
+            return {}
+        self.proc.send_signal(signal.SIGINT)
+        err = self.proc.communicate(timeout=30)[1]
+        counts = {}
+        for line in err.splitlines():
+            f = line.split(",")
+            if len(f) > 2 and f[2] in KVM_EVENTS and f[0].isdigit():
+                counts[f[2]] = int(f[0])
+        return counts
+
+
 # ---------------------------------------------------------------- our kernel on its console
 
 
@@ -263,9 +293,11 @@ def ours_session(args, cfg, argv, rep, counts_scale):
         vcpu = max((t for t in boot if t != g.proc.pid), key=lambda t: boot[t], default=None)
         for name, (op, pat, bs, qd, count) in BLK_TESTS.items():
             n = max(qd * 4, int(count * counts_scale))
+            events = KvmEvents(g.proc.pid) if args.accel == "kvm" else None
             before, t0 = thread_cpu_s(g.proc.pid), time.monotonic()
             out, _ = g.command("bench blk %s %s %d %d %d vda" % (op, pat, bs, qd, n), args.timeout)
             after, wall = thread_cpu_s(g.proc.pid), time.monotonic() - t0
+            counted = events.stop() if events else {}
             busy = {t: after[t] - before.get(t, 0.0) for t in after}
             err = error_of(out)
             line = next((x for x in out if x.startswith("bench blk ")), None)
@@ -277,6 +309,8 @@ def ours_session(args, cfg, argv, rep, counts_scale):
                          "p50_us": float(v["p50_us"]), "p99_us": float(v["p99_us"]),
                          "busy_main": busy.get(g.proc.pid, 0.0) / wall, "busy_vcpu": busy.get(vcpu, 0.0) / wall,
                          "busy_other": sum(b for t, b in busy.items() if t not in (g.proc.pid, vcpu)) / wall}
+            for ev, c in counted.items():
+                res[name]["per_req_" + ev.split(":")[1]] = c / n
         if cfg != "null":
             res.update(file_tests(g, args))
         g.send("poweroff")
@@ -733,6 +767,20 @@ class Report:
                 cells.append(" / ".join("%.0f%%" % (100 * x) for x in parts) if None not in parts else "–")
             self.w("| %s %s %s QD%d | %s | %s |" % ("1 MiB" if pat == "seq" else "4 KiB", pat, op, qd, *cells))
         self.w()
+        keys = ["per_req_" + ev.split(":")[1] for ev in KVM_EVENTS]
+        if any(self.ours(cfg, name, k) for name in BLK_TESTS for k in keys):
+            self.w("Guest exits per request under KVM (`perf stat` of KVM's tracepoints on QEMU during each test, "
+                   "medians; the console's own port I/O included): %s" % ", ".join("`%s`" % e for e in KVM_EVENTS))
+            self.w()
+            self.w("| test | this drive: MMIO / port I/O / MSI | null-co |")
+            self.w("|---|---|---|")
+            for name, (op, pat, bs, qd, _) in BLK_TESTS.items():
+                cells = []
+                for c in (cfg, "null"):
+                    parts = [med(self.ours(c, name, k)) for k in keys]
+                    cells.append(" / ".join("%.3f" % x for x in parts) if None not in parts else "–")
+                self.w("| %s %s %s QD%d | %s | %s |" % ("1 MiB" if pat == "seq" else "4 KiB", pat, op, qd, *cells))
+            self.w()
 
     def build(self):
         a, d = self.a, self.d
