@@ -77,30 +77,37 @@ def host_busy_s():
     return (sum(v) - v[3] - v[4] - guest) / os.sysconf("SC_CLK_TCK")
 
 
+def stat_fields(path):
+    """The fields after the command name of a /proc .../stat file, or None."""
+    try:
+        with open(path) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_s(fields, n):
+    """CPU seconds in the first n of utime, stime, cutime, cstime."""
+    return sum(int(x) for x in fields[11:11 + n]) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_s(pid):
     """User + system CPU seconds of a process and its reaped children."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
+    fields = stat_fields("/proc/%d/stat" % pid)
+    return cpu_s(fields, 4) if fields else None
 
 
 def thread_cpu_s(pid):
     """{tid: user + system CPU seconds} for every thread of a process."""
-    out = {}
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
-        return out
+        return {}
+    out = {}
     for t in tids:
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            out[int(t)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            pass
+        fields = stat_fields("/proc/%d/task/%s/stat" % (pid, t))
+        if fields:
+            out[int(t)] = cpu_s(fields, 2)
     return out
 
 

@@ -417,6 +417,17 @@ static void test_batched_submits_notify_once(void **state)
 		}
 }
 
+/* n one-sector reads, `stride` sectors apart (wrapping), each checked
+ * against the disk. */
+static void read_scattered(unsigned n, unsigned stride)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t lba = (uint64_t)i * stride % SECTORS;
+		assert_int_equal(blk_read(dev, lba, 1, buf), 0);
+		assert_memory_equal(buf, sim.disk + lba * 512, 512);
+	}
+}
+
 /* In irq mode a wait either halts at once or spins first, whichever the
  * driver's trials found faster per completion: where waking from a halt
  * costs more than the request (a quiet host under a hypervisor), waits
@@ -436,11 +447,7 @@ static void test_irq_waits_take_the_faster_way(void **state)
 		fill(sim.disk, SECTORS * 512, 6);
 		memset(&vb.stats, 0, sizeof(vb.stats)); /* start-up's GET_ID waited too */
 		unsigned n = 320;
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t lba = (i * 37) % SECTORS;
-			assert_int_equal(blk_read(dev, lba, 1, buf), 0);
-			assert_memory_equal(buf, sim.disk + lba * 512, 512);
-		}
+		read_scattered(n, 37);
 		assert_int_equal(vb.stats.waits, n);
 		assert_true(vb.stats.spin_hits <= vb.stats.spun);
 		if (busy_host) {
@@ -474,11 +481,7 @@ static void test_unanswered_spin_halts_until_the_interrupt(void **state)
 		fill(sim.disk, SECTORS * 512, 7);
 		memset(&vb.stats, 0, sizeof(vb.stats));
 		unsigned n = 300;
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t lba = (i * 53) % SECTORS;
-			assert_int_equal(blk_read(dev, lba, 1, buf), 0);
-			assert_memory_equal(buf, sim.disk + lba * 512, 512);
-		}
+		read_scattered(n, 53);
 		assert_true(vb.stats.spun >= 8); /* the trials spun */
 		assert_int_equal(vb.stats.spin_hits, 0);
 		assert_true(vb.stats.sleeps >= n);
