@@ -20,6 +20,7 @@
 
 #define IO_BUF_BYTES (8u << 20)
 #define BENCH_MAX_QD 256
+#define BENCH_HOLD_MAX 8 /* refills at most that share one notification */
 #define BENCH_MAX_COUNT (1u << 20)
 
 /* One static buffer for the commands (they run one at a time). */
@@ -260,14 +261,19 @@ int cmd_bench_blk(struct args *a)
 	}
 	nlatency = 0;
 	memset(ios, 0, sizeof(ios));
-	uint64_t submitted = 0, busy = 0;
+	uint64_t submitted = 0, busy = 0, held = 0;
 	int err = 0;
 	uint64_t t0 = time_ns();
 	/* Keep qd requests in flight: wait for each slot in turn and refill it.
 	 * Completions may come in any order; each latency is taken in the done
 	 * callback.  While the next slot is free too (it completed in the same
 	 * batch), the refill is marked BLK_F_MORE: the device hears once about
-	 * the whole batch.  After an error nothing new is sent, but what is in
+	 * several.  But at most BENCH_HOLD_MAX are held: then the notification
+	 * goes, and the device starts on those while the rest of the batch is
+	 * prepared (with EVENT_IDX a device at work asks for no more
+	 * notifications; it finds the rest itself).  Holding all of a large
+	 * batch left the device idle meanwhile (QEMU, null-co, QD32: 0.7x the
+	 * IOPS).  After an error nothing new is sent, but what is in
 	 * flight is waited for: the requests and buffers are reused by the next
 	 * run. */
 	for (uint64_t i = 0; busy || (submitted < count && !err); i = (i + 1) % qd) {
@@ -288,8 +294,10 @@ int cmd_bench_blk(struct args *a)
 						     .done = bench_done,
 						     .ctx = io};
 			struct bench_io *next = &ios[(i + 1) % qd];
-			if (qd > 1 && submitted + 1 < count && (!next->busy || next->r.complete))
+			if (qd > 1 && submitted + 1 < count && (!next->busy || next->r.complete) &&
+			    held + 1 < BENCH_HOLD_MAX)
 				io->r.flags = BLK_F_MORE;
+			held = io->r.flags ? held + 1 : 0;
 			io->start_ns = time_ns();
 			err = blk_submit(dev, &io->r);
 			if (err == 0) {

@@ -38,7 +38,9 @@ enum blk_op { BLK_READ, BLK_WRITE, BLK_FLUSH, BLK_DISCARD, BLK_WRITE_ZEROES };
 /* Another blk_submit() follows at once: the driver may hold this request's
  * notification to the device and send one for the whole batch.  Whatever
  * is held goes out at the next submit without the flag, blk_poll(),
- * blk_wait(), or a wait for room. */
+ * blk_wait(), or a wait for room.  The device cannot start on what it has
+ * not heard of: hold a few requests, not dozens (bench blk holds at most
+ * 8). */
 #define BLK_F_MORE 1u
 
 struct blk_request {
