@@ -113,6 +113,10 @@ struct virtio_blk_stats {
 	uint64_t resets; /* device resets after a timeout */
 };
 
+/* The kinds of wait: for the last request in flight (the device is idle
+ * after it), or with more behind it. */
+enum { WAIT_DRAIN, WAIT_DEEP };
+
 struct virtio_blk {
 	struct virtio_dev vdev;
 	struct virtq vq;
@@ -147,15 +151,16 @@ struct virtio_blk {
 	uint32_t want_len[VIRTQ_MAX]; /* by used id: device-writable bytes, status included */
 	void *ring_mem;
 	struct virtio_blk_stats stats;
-	/* irq mode, how waits wait (see wait_spins in virtio_blk.c): the waits
-	 * so far, whether they spin before they halt, the last trial's time per
-	 * completion halting and spinning, its halting time per wait, and the
-	 * running half's start and completions */
-	uint32_t irq_waits;
-	int spin;
-	uint64_t per_completion_ns[2];
-	uint64_t halt_mean_ns;
-	uint64_t half_start_ns, half_reaped;
+	/* irq mode, how waits wait (see wait_for in virtio_blk.c), apart for
+	 * each kind of wait (WAIT_DRAIN, WAIT_DEEP) */
+	struct virtio_blk_way {
+		uint32_t waits; /* so far */
+		int spin; /* the verdict: spin before halting */
+		uint64_t cost_ns[2]; /* the last trial's halting and spinning cost */
+		uint64_t halt_mean_ns; /* its halting time per wait */
+		uint64_t half_start_ns, half_reaped, half_wait_ns; /* the running half */
+	} way[2];
+	uint32_t in_flight; /* virtio requests queued and not yet completed */
 	uint64_t reaped; /* completions taken, never zeroed */
 };
 

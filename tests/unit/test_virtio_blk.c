@@ -429,7 +429,7 @@ static void read_scattered(unsigned n, unsigned stride)
 }
 
 /* In irq mode a wait either halts at once or spins first, whichever the
- * driver's trials found faster per completion: where waking from a halt
+ * driver's trials found cheaper: where waking from a halt
  * costs more than the request (a quiet host under a hypervisor), waits
  * spin; where spinning holds the device back (a busy host), they halt, and
  * spin only in the trials (8 waits in 256).  Either way every request
@@ -451,11 +451,11 @@ static void test_irq_waits_take_the_faster_way(void **state)
 		assert_int_equal(vb.stats.waits, n);
 		assert_true(vb.stats.spin_hits <= vb.stats.spun);
 		if (busy_host) {
-			assert_false(vb.spin);
+			assert_false(vb.way[WAIT_DRAIN].spin);
 			assert_true(vb.stats.spin_hits >= 8 && vb.stats.spin_hits <= n / 16);
 			assert_true(vb.stats.sleeps >= n - n / 16);
 		} else {
-			assert_true(vb.spin);
+			assert_true(vb.way[WAIT_DRAIN].spin);
 			assert_true(vb.stats.spin_hits >= n - n / 16);
 			assert_true(vb.stats.sleeps <= n / 16);
 		}
@@ -485,11 +485,54 @@ static void test_unanswered_spin_halts_until_the_interrupt(void **state)
 		assert_true(vb.stats.spun >= 8); /* the trials spun */
 		assert_int_equal(vb.stats.spin_hits, 0);
 		assert_true(vb.stats.sleeps >= n);
-		assert_false(vb.spin);
+		assert_false(vb.way[WAIT_DRAIN].spin);
 		assert_int_equal(vb.stats.resets, 0);
 		assert_int_equal(vsim_plat.tick_wakes, 0);
 		down();
 	}
+}
+
+/* Waits for the last request in flight and waits with more behind it keep
+ * apart verdicts.  Here the device completes nothing while the CPU spins
+ * with several requests pending (spinning there only wastes the spin),
+ * but a halt costs far more than a spin (a quiet host): batches of four
+ * reads come to halt, the single read after each batch to spin. */
+static void test_drain_and_deep_waits_choose_apart(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.use_irq = 1;
+	c.msix = 1;
+	up(&c);
+	vsim_plat.halt_wake_ns = 60000;
+	vsim_plat.spin_ns = 1000;
+	sim.slow_while_spun_deep = 1;
+	fill(sim.disk, SECTORS * 512, 8);
+	memset(&vb.stats, 0, sizeof(vb.stats));
+	for (unsigned i = 0; i < 300; i++) {
+		for (unsigned j = 0; j < 4; j++) {
+			reqs[j] = (struct blk_request){.op = BLK_READ,
+						       .lba = (i * 5 + j) % SECTORS,
+						       .count = 1,
+						       .buf = buf + j * 512,
+						       .flags = j < 3 ? BLK_F_MORE : 0};
+			assert_int_equal(blk_submit(dev, &reqs[j]), 0);
+		}
+		for (unsigned j = 0; j < 4; j++) {
+			assert_int_equal(blk_wait(dev, &reqs[j]), 0);
+			assert_memory_equal(buf + j * 512, sim.disk + (i * 5 + j) % SECTORS * 512, 512);
+		}
+		uint64_t lba = (i * 5 + 4) % SECTORS;
+		assert_int_equal(blk_read(dev, lba, 1, buf2), 0);
+		assert_memory_equal(buf2, sim.disk + lba * 512, 512);
+	}
+	assert_true(vb.way[WAIT_DEEP].waits >= 300 && vb.way[WAIT_DRAIN].waits >= 300);
+	assert_false(vb.way[WAIT_DEEP].spin);
+	assert_true(vb.way[WAIT_DRAIN].spin);
+	assert_int_equal(vb.in_flight, 0);
+	assert_int_equal(vb.stats.resets, 0);
+	assert_int_equal(vsim_plat.tick_wakes, 0);
+	down();
 }
 
 static void test_indirect_used_when_offered(void **state)
@@ -1025,6 +1068,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_completion),
 		cmocka_unit_test(test_batched_submits_notify_once),
 		cmocka_unit_test(test_irq_waits_take_the_faster_way),
+		cmocka_unit_test(test_drain_and_deep_waits_choose_apart),
 		cmocka_unit_test(test_unanswered_spin_halts_until_the_interrupt),
 		cmocka_unit_test(test_indirect_used_when_offered),
 		cmocka_unit_test(test_device_that_polls_is_not_notified),

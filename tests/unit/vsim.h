@@ -164,6 +164,7 @@ struct vsim_blk {
 	int reverse; /* complete in the opposite order */
 	int device_polls; /* asks for no notifications and looks by itself */
 	int slow_while_spun; /* completes nothing while the CPU spins, only while it halts */
+	int slow_while_spun_deep; /* the same while more than one request is pending */
 	enum vsim_lie lie;
 	/* Injected failure: requests of this type touching [fail_lo, fail_hi)
 	 * (512-byte sectors) answer fail_status.  fail_type < 0: none. */

@@ -450,7 +450,8 @@ static int idle(void)
 
 	if (s->ring.no_notify && s->queue_enabled) /* a polling device looks by itself */
 		fetch(s);
-	if (s->mode == VSIM_NORMAL && s->npending && (vsim_plat.halting || !s->slow_while_spun))
+	int slow = s->slow_while_spun || (s->slow_while_spun_deep && s->npending > 1);
+	if (s->mode == VSIM_NORMAL && s->npending && (vsim_plat.halting || !slow))
 		post(s);
 	return s->interrupts != before;
 }
