@@ -166,22 +166,28 @@ static void kick(struct virtio_blk *vb)
  * (QEMU's TCG beside one busy process: 70k IOPS halting, 40k spinning).  The
  * guest cannot see which holds, so it measures, comparing like with like:
  * every TRIAL_EVERY waits begin with a trial, TRIAL_WAITS waits one way
- * and then TRIAL_WAITS the other (which goes first alternates); the way
- * that cost less serves until the next trial.  A tie goes to halting.
+ * and then TRIAL_WAITS the other (which goes first alternates; halting, in
+ * the first trial); the way that cost less serves until the next trial.  A
+ * tie goes to halting.
  *
- * Two kinds of wait keep apart trials and verdicts, because what a halt
- * costs differs.  A wait for the last request in flight (WAIT_DRAIN) leaves
- * the device idle until the CPU wakes: the wake-up is all lost, and the
- * cost is the time the waits took.  A wait with more in flight behind it
- * (WAIT_DEEP) loses little to a wake-up, since the device works on, and a
- * halt that wakes to many completions spares the waits a spin would need
- * for them: the cost is the trial half's time per completion.  (A file
- * write of 1 MiB requests, four in flight, ends each call with a drain:
- * under one verdict the deep waits outvoted it, the drain halted, and the
- * write lost a tenth of the raw disk's speed.)
+ * Kinds of wait keep apart trials and verdicts, because what a halt and a
+ * spin cost differs.  A wait for the last request in flight (a drain)
+ * leaves the device idle until the CPU wakes: the wake-up is all lost, and
+ * the cost is the time the waits took.  Its spin costs the host CPU for as
+ * long as the request takes, so a drain for WAIT_LONG_BYTES or more
+ * (WAIT_DRAIN_LONG) is told apart from a short one (WAIT_DRAIN), and has
+ * its own spin window.  A wait with more in flight behind it (WAIT_DEEP)
+ * loses little to a wake-up, since the device works on, and a halt that
+ * wakes to many completions spares the waits a spin would need for them:
+ * the cost is the trial half's time per completion.  (A file write of
+ * 1 MiB requests, four in flight, ends each call with a long drain: under
+ * one verdict the deep waits outvoted it, and under the verdict and spin
+ * window of 4 KiB reads at queue depth 1 it halted all the same; either way
+ * the write lost a tenth of the raw disk's speed.)
  * A spin lasts at most twice the last trial's halting time per wait
  * (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to catch what halting
  * would, short enough that a slow device is not spun for. */
+#define WAIT_LONG_BYTES (64u * 1024)
 #define TRIAL_EVERY 256u
 #define TRIAL_WAITS 8u
 #define SPIN_MIN_NS 10000ull
@@ -194,7 +200,7 @@ static int wait_spins(const struct virtio_blk_way *w, uint32_t n)
 
 	if (k >= 2 * TRIAL_WAITS)
 		return w->spin;
-	return (k < TRIAL_WAITS) == ((n / TRIAL_EVERY) % 2 == 0);
+	return (k < TRIAL_WAITS) == ((n / TRIAL_EVERY) % 2 == 1);
 }
 
 /* Trial bookkeeping around wait number n of its kind, which began at
@@ -219,7 +225,7 @@ static void trial_end(const struct virtio_blk *vb, struct virtio_blk_way *w, uin
 	w->half_wait_ns += now - start;
 	if (k != TRIAL_WAITS - 1 && k != 2 * TRIAL_WAITS - 1)
 		return;
-	if (w == &vb->way[WAIT_DRAIN]) {
+	if (w != &vb->way[WAIT_DEEP]) {
 		w->cost_ns[spun] = w->half_wait_ns / TRIAL_WAITS;
 	} else {
 		uint64_t done = vb->reaped - w->half_reaped;
@@ -229,6 +235,14 @@ static void trial_end(const struct virtio_blk *vb, struct virtio_blk_way *w, uin
 		w->halt_mean_ns = w->half_wait_ns / TRIAL_WAITS;
 	if (k == 2 * TRIAL_WAITS - 1)
 		w->spin = w->cost_ns[1] < w->cost_ns[0];
+}
+
+/* The kind of a wait for r (NULL: for room in the ring). */
+static int wait_kind(const struct virtio_blk *vb, const struct blk_request *r)
+{
+	if (vb->in_flight > 1 || !r)
+		return WAIT_DEEP;
+	return (uint64_t)r->count * vb->blk.sector_size >= WAIT_LONG_BYTES ? WAIT_DRAIN_LONG : WAIT_DRAIN;
 }
 
 static uint64_t spin_window(const struct virtio_blk_way *w)
@@ -285,7 +299,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 	if (!vb->opt.use_irq) {
 		err = plat_wait_until(ready, &w, deadline, 0);
 	} else {
-		struct virtio_blk_way *way = &vb->way[vb->in_flight > 1 ? WAIT_DEEP : WAIT_DRAIN];
+		struct virtio_blk_way *way = &vb->way[wait_kind(vb, r)];
 		uint32_t n = way->waits++;
 		int spin = wait_spins(way, n);
 		trial_begin(vb, way, n, start);

@@ -114,8 +114,9 @@ struct virtio_blk_stats {
 };
 
 /* The kinds of wait: for the last request in flight (the device is idle
- * after it), or with more behind it. */
-enum { WAIT_DRAIN, WAIT_DEEP };
+ * after it), short or long (see WAIT_LONG_BYTES in virtio_blk.c), or with
+ * more behind it. */
+enum { WAIT_DRAIN, WAIT_DRAIN_LONG, WAIT_DEEP, WAIT_KINDS };
 
 struct virtio_blk {
 	struct virtio_dev vdev;
@@ -152,14 +153,14 @@ struct virtio_blk {
 	void *ring_mem;
 	struct virtio_blk_stats stats;
 	/* irq mode, how waits wait (see wait_for in virtio_blk.c), apart for
-	 * each kind of wait (WAIT_DRAIN, WAIT_DEEP) */
+	 * each kind of wait (WAIT_DRAIN, ...) */
 	struct virtio_blk_way {
 		uint32_t waits; /* so far */
 		int spin; /* the verdict: spin before halting */
 		uint64_t cost_ns[2]; /* the last trial's halting and spinning cost */
 		uint64_t halt_mean_ns; /* its halting time per wait */
 		uint64_t half_start_ns, half_reaped, half_wait_ns; /* the running half */
-	} way[2];
+	} way[WAIT_KINDS];
 	uint32_t in_flight; /* virtio requests queued and not yet completed */
 	uint64_t reaped; /* completions taken, never zeroed */
 };

@@ -535,6 +535,32 @@ static void test_drain_and_deep_waits_choose_apart(void **state)
 	down();
 }
 
+/* A drain for 64 KiB or more is told apart from a short one: its spin
+ * would hold the host's CPU for longer. */
+static void test_long_drains_are_a_kind_of_their_own(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.use_irq = 1;
+	c.msix = 1;
+	up(&c);
+	fill(sim.disk, SECTORS * 512, 9);
+	memset(&vb.stats, 0, sizeof(vb.stats));
+	uint32_t before[WAIT_KINDS];
+	for (int k = 0; k < WAIT_KINDS; k++)
+		before[k] = vb.way[k].waits;
+	for (unsigned i = 0; i < 20; i++) {
+		assert_int_equal(blk_read(dev, 0, 128, buf), 0); /* 64 KiB */
+		assert_memory_equal(buf, sim.disk, 128 * 512);
+		assert_int_equal(blk_read(dev, 200 + i, 127, buf2), 0);
+		assert_memory_equal(buf2, sim.disk + (200 + i) * 512, 127 * 512);
+	}
+	assert_int_equal(vb.way[WAIT_DRAIN_LONG].waits - before[WAIT_DRAIN_LONG], 20);
+	assert_int_equal(vb.way[WAIT_DRAIN].waits - before[WAIT_DRAIN], 20);
+	assert_int_equal(vb.way[WAIT_DEEP].waits - before[WAIT_DEEP], 0);
+	down();
+}
+
 static void test_indirect_used_when_offered(void **state)
 {
 	(void)state;
@@ -1069,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_batched_submits_notify_once),
 		cmocka_unit_test(test_irq_waits_take_the_faster_way),
 		cmocka_unit_test(test_drain_and_deep_waits_choose_apart),
+		cmocka_unit_test(test_long_drains_are_a_kind_of_their_own),
 		cmocka_unit_test(test_unanswered_spin_halts_until_the_interrupt),
 		cmocka_unit_test(test_indirect_used_when_offered),
 		cmocka_unit_test(test_device_that_polls_is_not_notified),
