@@ -342,18 +342,17 @@ def file_tests(g, args):
     (console round trips included), with 1000 `echo` round trips as the
     console's own cost."""
     res = {"file_write": {"mibps": [], "secs": []}, "file_read": {"mibps": [], "secs": []}}
-    for k in range(BIG_PASSES * 2):
+    for k in range(BIG_PASSES * 2):  # write big0, read it, write big1, ...; stop at an error
         op = ("write", "read")[k % 2]
-        if "error" not in res["file_" + op]:
-            out, _ = g.command("bench file %s /vdb/big%d.bin %d" % (op, k // 2, BIG_FILE), args.timeout)
-            err = error_of(out)
-            line = next((x for x in out if x.startswith("bench file ")), None)
-            if err or not line:
-                res["file_" + op] = {"error": err or "no result line: %r" % out}
-            else:
-                v = kv(line)
-                res["file_" + op]["mibps"].append(float(v["mibps"]))
-                res["file_" + op]["secs"].append(int(v["ns"]) / 1e9)
+        out, _ = g.command("bench file %s /vdb/big%d.bin %d" % (op, k // 2, BIG_FILE), args.timeout)
+        err = error_of(out)
+        line = next((x for x in out if x.startswith("bench file ")), None)
+        if err or not line:
+            res["file_" + op]["error"] = err or "no result line: %r" % out
+            break
+        v = kv(line)
+        res["file_" + op]["mibps"].append(float(v["mibps"]))
+        res["file_" + op]["secs"].append(int(v["ns"]) / 1e9)
     out, _ = g.command("mkdir /vdb/created", args.timeout)
     if not error_of(out):
         out, _ = g.command("bench file create /vdb/created %d" % SMALL_FILES, args.timeout)

@@ -165,28 +165,28 @@ static void kick(struct virtio_blk *vb)
  * round: a spinning CPU takes the host time that the device model needs
  * (QEMU's TCG beside one busy process: 70k IOPS halting, 40k spinning).  The
  * guest cannot see which holds, so it measures, comparing like with like:
- * every TRIAL_EVERY waits begin with a trial, TRIAL_WAITS waits one way
- * and then TRIAL_WAITS the other (which goes first alternates; halting, in
- * the first trial); the way that cost less serves until the next trial.  A
- * tie goes to halting.
+ * every TRIAL_EVERY waits of a kind (below) begin with a trial, TRIAL_WAITS
+ * waits one way and then TRIAL_WAITS the other (which goes first
+ * alternates; halting, in the first trial); the way whose waits took less
+ * time per completion they reaped serves until the next trial (per
+ * completion: at depth a halt that wakes to many completions spares the
+ * waits a spin would need for them).  A tie goes to halting.
  *
  * Kinds of wait keep apart trials and verdicts, because what a halt and a
- * spin cost differs.  A wait for the last request in flight (a drain)
- * leaves the device idle until the CPU wakes: the wake-up is all lost, and
- * the cost is the time the waits took.  Its spin costs the host CPU for as
- * long as the request takes, so a drain for WAIT_LONG_BYTES or more
- * (WAIT_DRAIN_LONG) is told apart from a short one (WAIT_DRAIN), and has
- * its own spin window.  A wait with more in flight behind it (WAIT_DEEP)
- * loses little to a wake-up, since the device works on, and a halt that
- * wakes to many completions spares the waits a spin would need for them:
- * the cost is the trial half's time per completion.  (A file write of
- * 1 MiB requests, four in flight, ends each call with a long drain: under
- * one verdict the deep waits outvoted it, and under the verdict and spin
- * window of 4 KiB reads at queue depth 1 it halted all the same; either way
- * the write lost a tenth of the raw disk's speed.)
- * A spin lasts at most twice the last trial's halting time per wait
- * (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to catch what halting
- * would, short enough that a slow device is not spun for. */
+ * spin cost differs.  A wait with only its own request in flight (a drain)
+ * leaves the device idle until the CPU wakes: the wake-up is all lost.
+ * Its spin holds the host's CPU for as long as the request takes, so a
+ * drain for WAIT_LONG_BYTES or more (WAIT_DRAIN_LONG) is told apart from a
+ * short one (WAIT_DRAIN), and has its own spin window.  A wait with more in
+ * flight behind it (WAIT_DEEP) loses little to a wake-up, since the device
+ * works on meanwhile.  (A file write of 1 MiB requests, four in flight,
+ * ends each call with a long drain: under one verdict the deep waits
+ * outvoted it, and under the verdict and spin window of 4 KiB reads at
+ * queue depth 1 it halted all the same; either way the write lost a tenth
+ * of the raw disk's speed.)  A spin lasts at most twice the last trial's
+ * halting time per wait (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to
+ * catch what halting would, short enough that a slow device is not spun
+ * for. */
 #define WAIT_LONG_BYTES (64u * 1024)
 #define TRIAL_EVERY 256u
 #define TRIAL_WAITS 8u
@@ -203,44 +203,38 @@ static int wait_spins(const struct virtio_blk_way *w, uint32_t n)
 	return (k < TRIAL_WAITS) == ((n / TRIAL_EVERY) % 2 == 1);
 }
 
-/* Trial bookkeeping around wait number n of its kind, which began at
- * start: the first wait of each half notes the time and the completions
- * so far; every wait adds its own time; the last one of a half takes the
- * half's cost, and the second half's last gives the verdict. */
-static void trial_begin(const struct virtio_blk *vb, struct virtio_blk_way *w, uint32_t n, uint64_t start)
+/* Trial bookkeeping around wait number n of its kind: the first wait of
+ * each half starts the count; every wait adds its own time and the
+ * completions it reaped (not the time between waits, nor what waits of
+ * other kinds did meanwhile); the last one of a half takes the half's time
+ * per completion, and the second half's last gives the verdict. */
+static void trial_begin(struct virtio_blk_way *w, uint32_t n)
 {
-	if (n % TRIAL_EVERY % TRIAL_WAITS == 0 && n % TRIAL_EVERY < 2 * TRIAL_WAITS) {
-		w->half_start_ns = start;
-		w->half_reaped = vb->reaped;
-		w->half_wait_ns = 0;
-	}
+	if (n % TRIAL_EVERY % TRIAL_WAITS == 0 && n % TRIAL_EVERY < 2 * TRIAL_WAITS)
+		w->half_wait_ns = w->half_reaped = w->half_waits = 0;
 }
 
-static void trial_end(const struct virtio_blk *vb, struct virtio_blk_way *w, uint32_t n, int spun,
-		      uint64_t start)
+static void trial_end(struct virtio_blk_way *w, uint32_t n, int spun, uint64_t wait_ns, uint64_t reaped)
 {
 	uint32_t k = n % TRIAL_EVERY;
-	uint64_t now = plat_time_ns();
 
-	w->half_wait_ns += now - start;
+	w->half_wait_ns += wait_ns;
+	w->half_reaped += reaped;
+	w->half_waits++;
 	if (k != TRIAL_WAITS - 1 && k != 2 * TRIAL_WAITS - 1)
 		return;
-	if (w != &vb->way[WAIT_DEEP]) {
-		w->cost_ns[spun] = w->half_wait_ns / TRIAL_WAITS;
-	} else {
-		uint64_t done = vb->reaped - w->half_reaped;
-		w->cost_ns[spun] = (now - w->half_start_ns) / (done ? done : 1);
-	}
+	w->cost_ns[spun] = w->half_wait_ns / (w->half_reaped ? w->half_reaped : 1);
 	if (!spun)
-		w->halt_mean_ns = w->half_wait_ns / TRIAL_WAITS;
+		w->halt_mean_ns = w->half_wait_ns / w->half_waits;
 	if (k == 2 * TRIAL_WAITS - 1)
 		w->spin = w->cost_ns[1] < w->cost_ns[0];
 }
 
-/* The kind of a wait for r (NULL: for room in the ring). */
+/* The kind of a wait for r (NULL: for room in the ring).  Only r's own
+ * parts in flight: the device is idle after them. */
 static int wait_kind(const struct virtio_blk *vb, const struct blk_request *r)
 {
-	if (vb->in_flight > 1 || !r)
+	if (!r || vb->in_flight > (unsigned)r->parts_left)
 		return WAIT_DEEP;
 	return (uint64_t)r->count * vb->blk.sector_size >= WAIT_LONG_BYTES ? WAIT_DRAIN_LONG : WAIT_DRAIN;
 }
@@ -300,9 +294,14 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 		err = plat_wait_until(ready, &w, deadline, 0);
 	} else {
 		struct virtio_blk_way *way = &vb->way[wait_kind(vb, r)];
-		uint32_t n = way->waits++;
-		int spin = wait_spins(way, n);
-		trial_begin(vb, way, n, start);
+		/* Flushes, discards and the like follow the verdict but stay out
+		 * of the trials: their times say nothing about data requests'. */
+		int trial = !r || (r->count && (r->op == BLK_READ || r->op == BLK_WRITE));
+		uint32_t n = way->waits;
+		uint64_t reaped = vb->reaped;
+		int spin = trial ? wait_spins(way, n) : way->spin;
+		if (trial)
+			trial_begin(way, n);
 		err = -ETIMEDOUT;
 		if (spin) {
 			uint64_t spin_end = start + spin_window(way);
@@ -316,7 +315,10 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 			err = plat_wait_until(ready, &w, deadline, 1);
 			virtq_disable_irq(&vb->vq);
 		}
-		trial_end(vb, way, n, spin, start);
+		if (trial) {
+			way->waits++;
+			trial_end(way, n, spin, plat_time_ns() - start, vb->reaped - reaped);
+		}
 	}
 	if (err == -ETIMEDOUT)
 		recover(vb);

@@ -159,7 +159,7 @@ struct virtio_blk {
 		int spin; /* the verdict: spin before halting */
 		uint64_t cost_ns[2]; /* the last trial's halting and spinning cost */
 		uint64_t halt_mean_ns; /* its halting time per wait */
-		uint64_t half_start_ns, half_reaped, half_wait_ns; /* the running half */
+		uint64_t half_wait_ns, half_reaped, half_waits; /* the running half */
 	} way[WAIT_KINDS];
 	uint32_t in_flight; /* virtio requests queued and not yet completed */
 	uint64_t reaped; /* completions taken, never zeroed */
