@@ -123,7 +123,6 @@ static int reap(struct virtio_blk *vb)
 		int short_len = vb->vq.trust_len && len < vb->want_len[id];
 		complete_part(r, short_len ? -EIO : status_to_errno(vb->slots[id].status));
 		vb->stats.completions++;
-		vb->reaped++;
 		if (n++ == 0)
 			vb->stats.reaps++;
 	}
@@ -211,7 +210,7 @@ static int wait_spins(const struct virtio_blk_way *w, uint32_t n)
 static void trial_begin(struct virtio_blk_way *w, uint32_t n)
 {
 	if (n % TRIAL_EVERY % TRIAL_WAITS == 0 && n % TRIAL_EVERY < 2 * TRIAL_WAITS)
-		w->half_wait_ns = w->half_reaped = w->half_waits = 0;
+		w->half_wait_ns = w->half_reaped = 0;
 }
 
 static void trial_end(struct virtio_blk_way *w, uint32_t n, int spun, uint64_t wait_ns, uint64_t reaped)
@@ -220,12 +219,11 @@ static void trial_end(struct virtio_blk_way *w, uint32_t n, int spun, uint64_t w
 
 	w->half_wait_ns += wait_ns;
 	w->half_reaped += reaped;
-	w->half_waits++;
 	if (k != TRIAL_WAITS - 1 && k != 2 * TRIAL_WAITS - 1)
 		return;
 	w->cost_ns[spun] = w->half_wait_ns / (w->half_reaped ? w->half_reaped : 1);
 	if (!spun)
-		w->halt_mean_ns = w->half_wait_ns / w->half_waits;
+		w->halt_mean_ns = w->half_wait_ns / TRIAL_WAITS;
 	if (k == 2 * TRIAL_WAITS - 1)
 		w->spin = w->cost_ns[1] < w->cost_ns[0];
 }
@@ -298,7 +296,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 		 * of the trials: their times say nothing about data requests'. */
 		int trial = !r || (r->count && (r->op == BLK_READ || r->op == BLK_WRITE));
 		uint32_t n = way->waits;
-		uint64_t reaped = vb->reaped;
+		uint64_t reaped = vb->stats.completions; /* blkstat clears them, never mid-wait */
 		int spin = trial ? wait_spins(way, n) : way->spin;
 		if (trial)
 			trial_begin(way, n);
@@ -317,7 +315,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 		}
 		if (trial) {
 			way->waits++;
-			trial_end(way, n, spin, plat_time_ns() - start, vb->reaped - reaped);
+			trial_end(way, n, spin, plat_time_ns() - start, vb->stats.completions - reaped);
 		}
 	}
 	if (err == -ETIMEDOUT)

@@ -113,9 +113,9 @@ struct virtio_blk_stats {
 	uint64_t resets; /* device resets after a timeout */
 };
 
-/* The kinds of wait: for the last request in flight (the device is idle
- * after it), short or long (see WAIT_LONG_BYTES in virtio_blk.c), or with
- * more behind it. */
+/* The kinds of wait: with only the awaited request's own parts in flight
+ * (the device is idle after them), short or long (see WAIT_LONG_BYTES in
+ * virtio_blk.c), or with more behind it. */
 enum { WAIT_DRAIN, WAIT_DRAIN_LONG, WAIT_DEEP, WAIT_KINDS };
 
 struct virtio_blk {
@@ -159,10 +159,9 @@ struct virtio_blk {
 		int spin; /* the verdict: spin before halting */
 		uint64_t cost_ns[2]; /* the last trial's halting and spinning cost */
 		uint64_t halt_mean_ns; /* its halting time per wait */
-		uint64_t half_wait_ns, half_reaped, half_waits; /* the running half */
+		uint64_t half_wait_ns, half_reaped; /* the running half: its waits' time, completions */
 	} way[WAIT_KINDS];
 	uint32_t in_flight; /* virtio requests queued and not yet completed */
-	uint64_t reaped; /* completions taken, never zeroed */
 };
 
 /* Features this driver implements and asks for; nothing else is accepted. */

@@ -428,6 +428,16 @@ static void read_scattered(unsigned n, unsigned stride)
 	}
 }
 
+/* A device with MSI-X, driven in irq mode. */
+static void up_irq(int packed)
+{
+	struct conf c = base;
+	c.packed = packed;
+	c.use_irq = 1;
+	c.msix = 1;
+	up(&c);
+}
+
 /* In irq mode a wait either halts at once or spins first, whichever the
  * driver's trials found cheaper: where waking from a halt
  * costs more than the request (a quiet host under a hypervisor), waits
@@ -438,10 +448,7 @@ static void test_irq_waits_take_the_faster_way(void **state)
 {
 	(void)state;
 	for (int busy_host = 0; busy_host < 2; busy_host++) {
-		struct conf c = base;
-		c.use_irq = 1;
-		c.msix = 1;
-		up(&c);
+		up_irq(0);
 		vsim_plat.halt_wake_ns = busy_host ? 2000 : 60000;
 		vsim_plat.spin_ns = busy_host ? 50000 : 1000;
 		fill(sim.disk, SECTORS * 512, 6);
@@ -471,11 +478,7 @@ static void test_unanswered_spin_halts_until_the_interrupt(void **state)
 {
 	(void)state;
 	for (int packed = 0; packed < 2; packed++) {
-		struct conf c = base;
-		c.packed = packed;
-		c.use_irq = 1;
-		c.msix = 1;
-		up(&c);
+		up_irq(packed);
 		vsim_plat.halt_wake_ns = 20000;
 		sim.slow_while_spun = 1;
 		fill(sim.disk, SECTORS * 512, 7);
@@ -503,10 +506,7 @@ static void test_drain_and_deep_waits_choose_apart(void **state)
 {
 	(void)state;
 	for (unsigned singles = 1; singles <= 8; singles += 7) {
-		struct conf c = base;
-		c.use_irq = 1;
-		c.msix = 1;
-		up(&c);
+		up_irq(0);
 		vsim_plat.halt_wake_ns = 60000;
 		vsim_plat.spin_ns = 1000;
 		sim.slow_while_spun_deep = 1;
@@ -549,10 +549,7 @@ static void test_drain_and_deep_waits_choose_apart(void **state)
 static void test_long_drains_are_a_kind_of_their_own(void **state)
 {
 	(void)state;
-	struct conf c = base;
-	c.use_irq = 1;
-	c.msix = 1;
-	up(&c);
+	up_irq(0);
 	fill(sim.disk, SECTORS * 512, 9);
 	memset(&vb.stats, 0, sizeof(vb.stats));
 	uint32_t before[WAIT_KINDS];
