@@ -74,12 +74,13 @@ static void print_stats(struct blk_device *b, int clear)
 		" reaps=%" PRIu64 " waits=%" PRIu64 " spins=%" PRIu64 " sleeps=%" PRIu64 " spun=%" PRIu64
 		" spin_hits=%" PRIu64 " spin_drain=%d spin_drain_long=%d spin_deep=%d halt_drain_ns=%" PRIu64
 		" halt_drain_long_ns=%" PRIu64 " halt_deep_ns=%" PRIu64 " resets=%" PRIu64
+		" config_changes=%" PRIu64
 		" requests_per_notify=%s completions_per_interrupt=%s completions_per_reap=%s\n",
 		b->name, s->requests, s->notifies, s->interrupts, s->completions, s->reaps, s->waits,
 		s->spins, s->sleeps, s->spun, s->spin_hits, vb->way[WAIT_DRAIN].spin,
 		vb->way[WAIT_DRAIN_LONG].spin, vb->way[WAIT_DEEP].spin, vb->way[WAIT_DRAIN].halt_mean_ns,
-		vb->way[WAIT_DRAIN_LONG].halt_mean_ns, vb->way[WAIT_DEEP].halt_mean_ns, s->resets, per_notify,
-		per_irq, per_reap);
+		vb->way[WAIT_DRAIN_LONG].halt_mean_ns, vb->way[WAIT_DEEP].halt_mean_ns, s->resets,
+		s->config_changes, per_notify, per_irq, per_reap);
 	if (clear)
 		memset(s, 0, sizeof(*s));
 	/* What the device said about itself, and the driver's verdict on it. */

@@ -130,18 +130,20 @@ static int reap(struct virtio_blk *vb)
 
 static int bring_up(struct virtio_blk *vb, const char **why);
 
-/* The device did not answer in time: reset it, fail what it held, start
- * over.  A device that does not even reset is given up (see give_up). */
-static void recover(struct virtio_blk *vb)
+/* The device did not answer in time (err -ETIMEDOUT), or asked to be reset
+ * (-EIO): reset it, fail what it held with err, start over.  A device that
+ * does not even reset is given up (see give_up). */
+static void recover(struct virtio_blk *vb, int err)
 {
 	const char *why;
 
 	vb->stats.resets++;
+	vb->needs_reset = 0;
 	if (virtio_reset(&vb->vdev) < 0) {
 		give_up(vb, "reset failed", -EIO, 0);
 		return;
 	}
-	fail_all(vb, -ETIMEDOUT);
+	fail_all(vb, err);
 	if (bring_up(vb, &why) < 0) {
 		vb->broken = 1;
 		vb->broken_why = why;
@@ -259,7 +261,7 @@ static int ready(void *arg)
 	struct virtio_blk *vb = w->vb;
 
 	for (;;) {
-		if (reap(vb) < 0)
+		if (reap(vb) < 0 || vb->needs_reset)
 			return 1;
 		if (w->r ? w->r->complete : virtq_has_room(&vb->vq, w->room))
 			return 1;
@@ -318,8 +320,12 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 			trial_end(way, n, spin, plat_time_ns() - start, vb->stats.completions - reaped);
 		}
 	}
+	if (vb->needs_reset) {
+		recover(vb, -EIO);
+		return -EIO;
+	}
 	if (err == -ETIMEDOUT)
-		recover(vb);
+		recover(vb, -ETIMEDOUT);
 	return err;
 }
 
@@ -482,6 +488,43 @@ static const struct blk_ops vblk_ops = {
 	.wait = vblk_wait,
 };
 
+/* Reads the field at off into *p if feature `bit` was negotiated (bit < 0:
+ * always), unless an earlier read failed (*err). */
+static void cfg_field(struct virtio_blk *vb, int bit, unsigned off, void *p, unsigned width, int *err)
+{
+	if (*err == 0 && (bit < 0 || virtio_has(&vb->vdev, (unsigned)bit)))
+		*err = virtio_read_config(&vb->vdev, off, p, width);
+}
+
+/* The device's configuration changed.  What a device changes by itself is
+ * its capacity (a disk resized on the host) and, with CONFIG_WCE, its
+ * write-cache mode: the block layer sees both at once (aligned stores).
+ * A device that has set DEVICE_NEEDS_RESET says so the same way (spec
+ * 2.1.2): the wait in progress, or the next, resets it and fails what it
+ * held with -EIO. */
+static void config_changed(struct virtio_blk *vb)
+{
+	uint64_t capacity;
+	uint8_t writeback = vb->writeback;
+	int err = 0;
+
+	vb->stats.config_changes++;
+	if (vb->broken)
+		return;
+	if (vb->vdev.t->modern && (vb->vdev.t->get_status(&vb->vdev) & VIRTIO_STATUS_NEEDS_RESET)) {
+		vb->needs_reset = 1;
+		return;
+	}
+	cfg_field(vb, -1, VIRTIO_BLK_CFG_CAPACITY, &capacity, 8, &err);
+	cfg_field(vb, VIRTIO_BLK_F_CONFIG_WCE, VIRTIO_BLK_CFG_WRITEBACK, &writeback, 1, &err);
+	if (err < 0)
+		return;
+	vb->capacity = capacity;
+	vb->blk.sectors = capacity / (vb->blk.sector_size / 512);
+	vb->writeback = writeback;
+	vb->blk.has_flush = virtio_has(&vb->vdev, VIRTIO_BLK_F_FLUSH) && writeback;
+}
+
 static void msix_interrupt(void *arg)
 {
 	struct virtio_blk *vb = arg;
@@ -489,46 +532,56 @@ static void msix_interrupt(void *arg)
 	vb->stats.interrupts++; /* waking the halted waiter is all it takes */
 }
 
+static void msix_config_interrupt(void *arg) { config_changed(arg); }
+
 static void intx_interrupt(void *arg)
 {
 	struct virtio_blk *vb = arg;
-
 	/* Reading the ISR status lowers the (level-triggered) line. */
-	if (vb->vdev.t->isr(&vb->vdev))
+	uint8_t isr = vb->vdev.t->isr(&vb->vdev);
+
+	if (isr & 1)
 		vb->stats.interrupts++;
+	if (isr & 2)
+		config_changed(vb);
 }
 
-/* Interrupts for queue 0: an MSI-X vector if the device has MSI-X, else
- * INTx through the IOAPIC, else polling after all. */
+/* Interrupts.  In irq mode queue 0 gets MSI-X entry 0 if the device has
+ * MSI-X, else INTx through the IOAPIC, else the driver polls after all.
+ * Configuration changes come by interrupt in either mode (a polled queue
+ * still learns of a resize): on MSI-X entry 1, or with INTx (its ISR bit
+ * 1); a polled queue asks for no completion interrupts. */
 static void setup_interrupts(struct virtio_blk *vb)
 {
 	struct pci_device *pci = vb->vdev.pci;
 	uint64_t addr;
 	uint32_t data;
+	int msix = 0;
 
 	vb->mode = "poll";
-	if (!vb->opt.use_irq)
-		return;
-	if (pci && pci_msix_init(pci, &vb->msix) == 0 &&
-	    plat_msi_alloc(msix_interrupt, vb, &addr, &data) == 0) {
-		pci_msix_set(&vb->msix, 0, addr, data);
+	vb->config_vector = VIRTIO_NO_VECTOR;
+	if (pci && pci_msix_init(pci, &vb->msix) == 0) {
+		if (vb->opt.use_irq && plat_msi_alloc(msix_interrupt, vb, &addr, &data) == 0) {
+			pci_msix_set(&vb->msix, 0, addr, data);
+			vb->mode = "msix";
+			msix = 1;
+		}
+		if (vb->msix.table_size >= 2 &&
+		    plat_msi_alloc(msix_config_interrupt, vb, &addr, &data) == 0) {
+			pci_msix_set(&vb->msix, 1, addr, data);
+			vb->config_vector = 1;
+			msix = 1;
+		}
+	}
+	if (msix) {
 		pci_msix_enable(pci, &vb->msix, 1);
 		vb->vdev.t->msix_changed(&vb->vdev, 1);
-		vb->mode = "msix";
 	} else if (pci && pci->irq_pin && pci->irq_line != 0xFF &&
-		   plat_intx_attach(pci->irq_line, intx_interrupt, vb) == 0) {
+		   plat_intx_attach(pci->irq_line, intx_interrupt, vb) == 0 && vb->opt.use_irq) {
 		vb->mode = "intx";
-	} else {
-		vb->opt.use_irq = 0;
 	}
-}
-
-/* Reads the field at off into *p if feature `bit` was negotiated (bit < 0:
- * always), unless an earlier read failed (*err). */
-static void cfg_field(struct virtio_blk *vb, int bit, unsigned off, void *p, unsigned width, int *err)
-{
-	if (*err == 0 && (bit < 0 || virtio_has(&vb->vdev, (unsigned)bit)))
-		*err = virtio_read_config(&vb->vdev, off, p, width);
+	if (strcmp(vb->mode, "poll") == 0)
+		vb->opt.use_irq = 0;
 }
 
 /* Returns 0, or a negative errno when the configuration cannot be read. */
@@ -656,8 +709,11 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	uint64_t desc, driver, device;
 	virtq_addrs(&vb->vq, &desc, &driver, &device);
 	uint16_t vector = strcmp(vb->mode, "msix") == 0 ? 0 : VIRTIO_NO_VECTOR;
-	if (d->t->set_config_vector(d, VIRTIO_NO_VECTOR) < 0 ||
-	    d->t->queue_setup(d, 0, size, desc, driver, device, vector) < 0) {
+	/* A device that refuses the configuration vector (it reads back
+	 * NO_VECTOR) still works: it just cannot tell of a resize. */
+	if (d->t->set_config_vector(d, vb->config_vector) < 0)
+		vb->config_vector = VIRTIO_NO_VECTOR;
+	if (d->t->queue_setup(d, 0, size, desc, driver, device, vector) < 0) {
 		*why = "queue set-up refused";
 		goto fail;
 	}
@@ -700,6 +756,7 @@ int virtio_blk_start(struct virtio_blk *vb, const struct virtio_blk_options *opt
 	vb->slots = slots;
 	memset(vb->owner, 0, sizeof(vb->owner));
 	vb->in_flight = 0;
+	vb->needs_reset = 0;
 	memset(&vb->stats, 0, sizeof(vb->stats));
 	vb->serial[0] = '\0';
 	/* Reset first, so a device the firmware left running stops before its

@@ -102,7 +102,7 @@ struct virtio_blk_options {
 struct virtio_blk_stats {
 	uint64_t requests; /* virtio requests queued (one block request may be several) */
 	uint64_t notifies; /* doorbell writes to the device */
-	uint64_t interrupts; /* interrupts taken for this device */
+	uint64_t interrupts; /* queue interrupts taken for this device */
 	uint64_t completions; /* used chains taken off the ring */
 	uint64_t reaps; /* ring scans that found at least one completion */
 	uint64_t waits; /* bounded waits entered (for a request, or for room) */
@@ -110,7 +110,8 @@ struct virtio_blk_stats {
 	uint64_t sleeps; /* times a wait asked for an interrupt and halted */
 	uint64_t spun; /* irq-mode waits that spun before halting */
 	uint64_t spin_hits; /* of those, waits answered while spinning */
-	uint64_t resets; /* device resets after a timeout */
+	uint64_t resets; /* device resets after a timeout or at the device's request */
+	uint64_t config_changes; /* configuration-change interrupts taken */
 };
 
 /* The kinds of wait: with only the awaited request's own parts in flight
@@ -162,6 +163,10 @@ struct virtio_blk {
 		uint64_t half_wait_ns, half_reaped; /* the running half: its waits' time, completions */
 	} way[WAIT_KINDS];
 	uint32_t in_flight; /* virtio requests queued and not yet completed */
+	/* MSI-X entry for configuration changes, or VIRTIO_NO_VECTOR (see
+	 * setup_interrupts in virtio_blk.c) */
+	uint16_t config_vector;
+	volatile int needs_reset; /* the device set DEVICE_NEEDS_RESET */
 };
 
 /* Features this driver implements and asks for; nothing else is accepted. */

@@ -1,5 +1,6 @@
 """virtio-blk under QEMU: the device matrix, several disks, read-only disks,
-injected I/O errors, INTx, and the `blk` / `bench blk` line formats.
+injected I/O errors, INTx, a disk resized on the host, and the `blk` /
+`bench blk` line formats.
 
 Host-side truth: what `blkfill` wrote is read back from the image file and
 compared with scripts/pattern.py's reference pattern; `blkhash` must equal
@@ -12,9 +13,12 @@ two axes (test_matrix_covers_every_pair checks it) in 11 boots.
 
 import hashlib
 import itertools
+import json
 import os
 import re
+import socket
 import sys
+import time
 
 import pytest
 
@@ -238,6 +242,59 @@ def test_intx_when_no_msix_vectors(start, tmp_path, machine):
     assert b["mode"] == "intx"
     fill_and_check(q, image, "vda", 512, 1, 2049, 99)
     assert q.cmd("blkhash vda 0 %d" % (IMAGE_BYTES // 512)) == sha256_file(image)
+
+
+def qmp(path, command, **arguments):
+    """Runs one command on the QMP socket at path; returns its "return"."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(path))
+        f = s.makefile("rw")
+        json.loads(f.readline())  # the greeting
+        for name, args in (("qmp_capabilities", {}), (command, arguments)):
+            f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+            f.flush()
+            reply = json.loads(f.readline())
+            while "return" not in reply and "error" not in reply:  # an event
+                reply = json.loads(f.readline())
+            assert "return" in reply, reply
+    return reply["return"]
+
+
+def capacity_becomes(q, want, timeout=10):
+    """The `blk` line's capacity once it is want (the interrupt is
+    asynchronous to QMP's answer), or the last one seen."""
+    end = time.monotonic() + timeout
+    while True:
+        (b,) = parse_blk(q.cmd("blk"))
+        if int(b["capacity"]) == want or time.monotonic() > end:
+            return int(b["capacity"])
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("mode,opts", [("irq", ""), ("poll", ""), ("irq", ",vectors=0"),
+                                       ("poll", ",vectors=0"), ("poll", ",disable-modern=on")])
+def test_resize_on_the_host_reaches_the_guest(start, tmp_path, machine, mode, opts):
+    """block_resize on the host: the configuration-change interrupt (MSI-X,
+    or INTx) brings the new capacity, polled or not; sectors past the old end
+    are written (the image file holds them), and after shrinking they are
+    refused before they reach the device."""
+    image = make_image(tmp_path / "disk.img")
+    sock = tmp_path / "qmp.sock"
+    q = start(machine, append="virtio.mode=" + mode,
+              extra=drive(image, "d0") + device("d0", "grow", opts)
+              + ["-qmp", "unix:%s,server=on,wait=off" % sock])
+    old = IMAGE_BYTES // 512
+    assert capacity_becomes(q, old, 0) == old
+    qmp(sock, "block_resize", device="d0", size=2 * IMAGE_BYTES)
+    assert capacity_becomes(q, 2 * old) == 2 * old
+    assert os.path.getsize(image) == 2 * IMAGE_BYTES
+    fill_and_check(q, image, "vda", 512, old + 8, 16, 7)
+    qmp(sock, "block_resize", device="d0", size=IMAGE_BYTES)
+    assert capacity_becomes(q, old) == old
+    out = q.cmd_lines("blkhash vda %d 16" % (old + 8))
+    assert len(out) == 1 and "past the end" in out[0], out
+    assert blkstat(q, "vda")["vda"]["config_changes"] == "2"
 
 
 def test_bench_blk_line_format(start, tmp_path, machine):

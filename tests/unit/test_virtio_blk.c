@@ -809,7 +809,8 @@ static void test_geometry_and_topology_are_read(void **state)
 }
 
 /* A flush is sent only to a volatile cache: CONFIG_WCE with writeback 0
- * says completed writes are already durable. */
+ * says completed writes are already durable; when the host turns the
+ * cache on and announces it, flushes start. */
 static void test_write_through_device_gets_no_flush(void **state)
 {
 	(void)state;
@@ -823,6 +824,13 @@ static void test_write_through_device_gets_no_flush(void **state)
 		assert_int_equal(dev->has_flush, wce != 2);
 		assert_int_equal(blk_flush(dev), 0);
 		assert_int_equal(sim.flushes, wce != 2);
+		if (wce == 2) { /* the host turns the cache on and says so */
+			sim.cfg[VIRTIO_BLK_CFG_WRITEBACK] = 1;
+			assert_int_equal(vsim_blk_config_change(&sim), 1);
+			assert_int_equal(dev->has_flush, 1);
+			assert_int_equal(blk_flush(dev), 0);
+			assert_int_equal(sim.flushes, 1);
+		}
 		down();
 	}
 }
@@ -1085,6 +1093,80 @@ static void test_hostile_device_while_submitter_waits_for_room(void **state)
 	}
 }
 
+/* ---- configuration changes ---- */
+
+/* The host resizes the disk: the configuration-change interrupt (MSI-X
+ * entry 1, or INTx with ISR bit 1) brings the new size to the block layer
+ * at once, polled or not, through either transport, in 512-byte sectors
+ * whatever the logical block. */
+static void test_resize_reaches_the_block_layer(void **state)
+{
+	(void)state;
+	for (int modern = 0; modern < 2; modern++)
+		for (int irq = 0; irq < 2; irq++)
+			for (int msix = 0; msix < 2; msix++)
+				for (uint32_t bs = 512; bs <= 4096; bs *= 8) {
+					struct conf c = {.features = F_COMMON | F(VIRTIO_F_EVENT_IDX),
+							 .modern = modern,
+							 .use_irq = irq,
+							 .msix = msix,
+							 .blk_size = bs};
+					up(&c);
+					uint32_t per = bs / 512;
+					assert_int_equal(dev->sectors, SECTORS / per);
+					assert_int_equal(vsim_blk_resize(&sim, SECTORS / 2), 1);
+					assert_int_equal(vb.capacity, SECTORS / 2);
+					assert_int_equal(dev->sectors, SECTORS / 2 / per);
+					assert_int_equal(blk_read(dev, SECTORS / 2 / per, 1, buf), -EINVAL);
+					assert_int_equal(vsim_blk_resize(&sim, SECTORS), 1);
+					assert_int_equal(dev->sectors, SECTORS / per);
+					fill(buf, bs, 21);
+					assert_int_equal(blk_write(dev, SECTORS / per - 1, 1, buf), 0);
+					assert_memory_equal(sim.disk + (SECTORS - per) * 512, buf, bs);
+					assert_int_equal(vb.stats.config_changes, 2);
+					assert_int_equal(vb.stats.resets, 0);
+					down();
+				}
+}
+
+/* A device that sets DEVICE_NEEDS_RESET and says so by a configuration
+ * change (as QEMU does when it finds the driver at fault) is reset at once,
+ * not after the timeout: what it held fails with -EIO, and the next request
+ * works. */
+static void test_device_that_needs_reset_is_reset_at_once(void **state)
+{
+	(void)state;
+	for (int irq = 0; irq < 2; irq++)
+		for (int msix = 0; msix < 2; msix++)
+			for (int packed = 0; packed < 2; packed++) {
+				struct conf c = base;
+				c.use_irq = irq;
+				c.msix = msix;
+				c.packed = packed;
+				up(&c);
+				sim.stop_at_request = 1;
+				reqs[0] = (struct blk_request){
+					.op = BLK_READ, .lba = 0, .count = 1, .buf = buf};
+				reqs[1] = (struct blk_request){
+					.op = BLK_READ, .lba = 1, .count = 1, .buf = buf2};
+				assert_int_equal(blk_submit(dev, &reqs[0]), 0);
+				assert_int_equal(blk_submit(dev, &reqs[1]), 0);
+				uint64_t t0 = vsim_plat.now_ns;
+				assert_int_equal(blk_wait(dev, &reqs[0]), -EIO);
+				assert_true(vsim_plat.now_ns - t0 < vb.opt.timeout_ns / 100);
+				assert_int_equal(blk_wait(dev, &reqs[1]), -EIO);
+				assert_int_equal(vb.stats.config_changes, 1);
+				assert_int_equal(vb.stats.resets, 1);
+				assert_int_equal(vb.in_flight, 0);
+				assert_false(vb.broken);
+				assert_int_equal(sim.status & VIRTIO_STATUS_NEEDS_RESET, 0);
+				fill(sim.disk, 512, 8);
+				assert_int_equal(blk_read(dev, 0, 1, buf), 0);
+				assert_memory_equal(buf, sim.disk, 512);
+				down();
+			}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1125,6 +1207,8 @@ int main(void)
 		cmocka_unit_test(test_short_used_length_fails_the_request),
 		cmocka_unit_test(test_legacy_used_length_is_not_checked),
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
+		cmocka_unit_test(test_resize_reaches_the_block_layer),
+		cmocka_unit_test(test_device_that_needs_reset_is_reset_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,11 @@ struct vsim_blk {
 	int slow_while_spun; /* completes nothing while the CPU spins, only while it halts */
 	int slow_while_spun_deep; /* the same while more than one request is pending */
 	enum vsim_lie lie;
+	/* At the next request the device stops, as QEMU's virtio_error() does:
+	 * it answers nothing, and the next time the CPU waits it sets
+	 * DEVICE_NEEDS_RESET and signals a configuration change.  A reset
+	 * brings it back. */
+	int stop_at_request, stopped;
 	/* Injected failure: requests of this type touching [fail_lo, fail_hi)
 	 * (512-byte sectors) answer fail_status.  fail_type < 0: none. */
 	int fail_type;
@@ -198,6 +203,12 @@ void vsim_blk_set_write_zeroes(struct vsim_blk *s, uint32_t max_sectors, uint32_
 void vsim_blk_bind(struct vsim_blk *s, struct virtio_dev *d, struct pci_device *pci);
 /* Posts what the device holds (HOLD mode); returns how many. */
 unsigned vsim_release(struct vsim_blk *s);
+/* Signals a configuration change (generation bumped): MSI-X on the config
+ * vector, else ISR bit 1 and INTx.  Returns 1 if a handler ran. */
+int vsim_blk_config_change(struct vsim_blk *s);
+/* The host resizes the disk (at most 4 MiB; new sectors read as zeroes),
+ * then signals the change. */
+int vsim_blk_resize(struct vsim_blk *s, uint64_t sectors);
 /* The platform idle hook for one device (the tests use one at a time). */
 void vsim_blk_attach_idle(struct vsim_blk *s);
 

@@ -78,6 +78,7 @@ static void device_reset(struct vsim_blk *s)
 	s->in_flight = 0;
 	s->isr = 0;
 	s->queue_vector = s->config_vector = VIRTIO_NO_VECTOR;
+	s->stopped = 0;
 	memset(&s->ring, 0, sizeof(s->ring));
 }
 
@@ -342,8 +343,14 @@ static void fetch(struct vsim_blk *s)
 		return;
 	if (!s->queue_enabled || !(s->status & VIRTIO_STATUS_DRIVER_OK))
 		return; /* a device that is not live ignores the doorbell */
-	while (vsim_ring_pop(&s->ring, &c))
+	while (!s->stopped && vsim_ring_pop(&s->ring, &c)) {
+		if (s->stop_at_request) { /* as QEMU's virtio_error(): keep it, answer nothing */
+			s->stop_at_request = 0;
+			s->stopped = 1;
+			break;
+		}
 		execute(s, &c);
+	}
 	vsim_ring_arm_notify(&s->ring);
 }
 
@@ -441,12 +448,40 @@ static unsigned post(struct vsim_blk *s)
 
 unsigned vsim_release(struct vsim_blk *s) { return post(s); }
 
+int vsim_blk_config_change(struct vsim_blk *s)
+{
+	s->generation++;
+	if (s->config_vector != VIRTIO_NO_VECTOR && vsim_msix_enabled())
+		return vsim_raise_msix(s->config_vector);
+	s->isr |= 2;
+	int delivered = vsim_raise_intx();
+	if (delivered && s->isr)
+		fail_msg("INTx handler left the line high (ISR not read)");
+	return delivered;
+}
+
+int vsim_blk_resize(struct vsim_blk *s, uint64_t sectors)
+{
+	if (sectors * 512 > sizeof(disk_store))
+		fail_msg("simulated disk larger than %zu bytes", sizeof(disk_store));
+	if (sectors * 512 > s->disk_bytes)
+		memset(disk_store + s->disk_bytes, 0, sectors * 512 - s->disk_bytes);
+	s->disk_bytes = sectors * 512;
+	memcpy(&s->cfg[VIRTIO_BLK_CFG_CAPACITY], &sectors, 8);
+	return vsim_blk_config_change(s);
+}
+
 static struct vsim_blk *idle_dev;
 
 static int idle(void)
 {
 	struct vsim_blk *s = idle_dev;
 	unsigned before = s->interrupts;
+
+	if (s->stopped && !(s->status & VIRTIO_STATUS_NEEDS_RESET)) {
+		s->status |= VIRTIO_STATUS_NEEDS_RESET;
+		return vsim_blk_config_change(s);
+	}
 
 	if (s->ring.no_notify && s->queue_enabled) /* a polling device looks by itself */
 		fetch(s);
