@@ -39,9 +39,9 @@ uint64_t plat_time_ns(void);
  * true (returns 0) or plat_time_ns() passes deadline (returns -ETIMEDOUT).
  * With interrupts it halts between checks (ready() is then evaluated with
  * interrupts off, so a wake-up cannot slip between check and halt); when
- * polling it spins, and ready() may run with interrupts on (so interrupt
- * handlers must not touch what ready() reads).  ready() runs the driver's
- * completion processing. */
+ * polling it spins, and ready() may run with interrupts on (so an interrupt
+ * handler may change what ready() reads only by setting a flag).  ready()
+ * runs the driver's completion processing. */
 int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int use_irq);
 
 /* Interrupts.  An MSI(-X) message for a new vector that calls fn(arg):
@@ -49,8 +49,10 @@ int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int u
  * when no vector is left. */
 int plat_msi_alloc(void (*fn)(void *arg), void *arg, uint64_t *addr, uint32_t *data);
 /* A level-triggered PCI INTx line (the GSI in the interrupt-line register)
- * that calls fn(arg).  Returns 0, -ENODEV (no interrupt controller routes
- * that GSI), or -ENOSPC (no vector or handler slot is left). */
+ * that calls fn(arg).  Lines are shared: every fn attached to the GSI runs
+ * for its interrupt, and each must quiet its own device.  Returns 0,
+ * -ENODEV (no interrupt controller routes that GSI), or -ENOSPC (no vector
+ * or handler slot is left). */
 int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg);
 
 /* Wall-clock time, for file timestamps: seconds since 1970-01-01 UTC. */

@@ -87,13 +87,56 @@ int plat_msi_alloc(void (*fn)(void *arg), void *arg, uint64_t *addr, uint32_t *d
 	return 0;
 }
 
+/* PCI INTx lines are shared (on QEMU's pc machine four lines serve every
+ * slot): one vector per line, whose handler runs every handler attached
+ * to it. */
+#define INTX_LINES 8
+#define INTX_HANDLERS 8
+
+static struct intx_line {
+	unsigned gsi;
+	int count;
+	struct {
+		void (*fn)(void *arg);
+		void *arg;
+	} handler[INTX_HANDLERS];
+} intx_lines[INTX_LINES];
+static int intx_nlines;
+
+static void intx_line_interrupt(void *arg)
+{
+	struct intx_line *line = arg;
+
+	for (int i = 0; i < line->count; i++)
+		line->handler[i].fn(line->handler[i].arg);
+}
+
 int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg)
 {
-	int vec = irq_alloc_vector(fn, arg);
+	struct intx_line *line = NULL;
 
-	if (vec < 0)
+	for (int i = 0; i < intx_nlines; i++)
+		if (intx_lines[i].gsi == gsi)
+			line = &intx_lines[i];
+	if (!line) {
+		if (intx_nlines == INTX_LINES)
+			return -ENOSPC;
+		line = &intx_lines[intx_nlines];
+		int vec = irq_alloc_vector(intx_line_interrupt, line);
+		if (vec < 0)
+			return -ENOSPC;
+		line->gsi = gsi;
+		int err = ioapic_route_pci(gsi, vec);
+		if (err < 0)
+			return err;
+		intx_nlines++;
+	}
+	if (line->count == INTX_HANDLERS)
 		return -ENOSPC;
-	return ioapic_route_pci(gsi, vec);
+	line->handler[line->count].fn = fn;
+	line->handler[line->count].arg = arg;
+	__atomic_store_n(&line->count, line->count + 1, __ATOMIC_RELEASE); /* filled before it runs */
+	return 0;
 }
 
 int64_t plat_time_unix(void) { return time_unix(); }

@@ -31,6 +31,9 @@ struct blk_device *blk_find(const char *name)
 
 int blk_submit(struct blk_device *dev, struct blk_request *r)
 {
+	/* Loaded once: the driver may change it from an interrupt (a resize). */
+	uint64_t sectors = __atomic_load_n(&dev->sectors, __ATOMIC_RELAXED);
+
 	r->complete = 0;
 	r->status = 0;
 	switch (r->op) {
@@ -41,7 +44,7 @@ int blk_submit(struct blk_device *dev, struct blk_request *r)
 		/* fall through */
 	case BLK_DISCARD:
 	case BLK_WRITE_ZEROES:
-		if (r->count == 0 || r->lba >= dev->sectors || r->count > dev->sectors - r->lba)
+		if (r->count == 0 || r->lba >= sectors || r->count > sectors - r->lba)
 			return -EINVAL;
 		if (r->op != BLK_READ && dev->read_only)
 			return -EROFS;
@@ -80,7 +83,7 @@ int blk_write(struct blk_device *dev, uint64_t lba, uint32_t count, const void *
 
 int blk_flush(struct blk_device *dev)
 {
-	if (!dev->has_flush)
+	if (!__atomic_load_n(&dev->has_flush, __ATOMIC_RELAXED))
 		return 0;
 	return do_sync(dev, BLK_FLUSH, 0, 0, NULL);
 }

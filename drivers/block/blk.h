@@ -67,12 +67,12 @@ struct blk_ops {
 struct blk_device {
 	char name[8]; /* vda, vdb, ... (set by blk_register) */
 	uint32_t sector_size;
-	uint64_t sectors; /* capacity in sector_size blocks */
+	uint64_t sectors; /* capacity in sector_size blocks; a resize may change it */
 	int read_only;
 	/* The device has a volatile write cache, so a write is durable only
 	 * after a flush.  0 when writes are durable on completion (virtio-blk:
 	 * no FLUSH, or CONFIG_WCE with writeback 0): blk_flush() then sends
-	 * nothing. */
+	 * nothing.  While the device runs it may turn this on, never off. */
 	int has_flush;
 	const struct blk_ops *ops;
 	void *priv;

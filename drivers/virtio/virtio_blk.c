@@ -67,6 +67,8 @@ static void fail_all(struct virtio_blk *vb, int err)
  * written) and waiting for them returns -EIO. */
 static void give_up(struct virtio_blk *vb, const char *why, int err, int reset_ok)
 {
+	vb->live = 0;
+	vb->needs_reset = 0;
 	vb->broken = 1;
 	vb->broken_why = why;
 	if (reset_ok) {
@@ -138,11 +140,12 @@ static void recover(struct virtio_blk *vb, int err)
 	const char *why;
 
 	vb->stats.resets++;
-	vb->needs_reset = 0;
+	vb->live = 0;
 	if (virtio_reset(&vb->vdev) < 0) {
 		give_up(vb, "reset failed", -EIO, 0);
 		return;
 	}
+	vb->needs_reset = 0; /* what it asked for is done */
 	fail_all(vb, err);
 	if (bring_up(vb, &why) < 0) {
 		vb->broken = 1;
@@ -320,7 +323,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 			trial_end(way, n, spin, plat_time_ns() - start, vb->stats.completions - reaped);
 		}
 	}
-	if (vb->needs_reset) {
+	if (vb->needs_reset && !vb->broken) {
 		recover(vb, -EIO);
 		return -EIO;
 	}
@@ -425,6 +428,8 @@ static int vblk_submit(struct blk_device *dev, struct blk_request *r)
 	uint32_t per_block = dev->sector_size / 512;
 	int err = 0;
 
+	if (vb->needs_reset && !vb->broken)
+		recover(vb, -EIO); /* before queuing: this request was never sent to it */
 	if (vb->broken)
 		return -EIO;
 	r->parts_left = 1; /* held until every part is queued */
@@ -498,10 +503,13 @@ static void cfg_field(struct virtio_blk *vb, int bit, unsigned off, void *p, uns
 
 /* The device's configuration changed.  What a device changes by itself is
  * its capacity (a disk resized on the host) and, with CONFIG_WCE, its
- * write-cache mode: the block layer sees both at once (aligned stores).
- * A device that has set DEVICE_NEEDS_RESET says so the same way (spec
- * 2.1.2): the wait in progress, or the next, resets it and fails what it
- * held with -EIO. */
+ * write-cache mode: the block layer sees them at once (single stores that
+ * blk_submit() and blk_flush() load once).  A cache once seen is flushed
+ * from then on: data written while it was on may still sit in it.  A
+ * device that has set DEVICE_NEEDS_RESET says so the same way (spec 2.1.2):
+ * the next submit, or the wait in progress, resets it, and what it held
+ * fails with -EIO.  Nothing is read while the device is not live (before
+ * DRIVER_OK, being reset, given up): bring_up() looks again after. */
 static void config_changed(struct virtio_blk *vb)
 {
 	uint64_t capacity;
@@ -509,7 +517,7 @@ static void config_changed(struct virtio_blk *vb)
 	int err = 0;
 
 	vb->stats.config_changes++;
-	if (vb->broken)
+	if (!vb->live)
 		return;
 	if (vb->vdev.t->modern && (vb->vdev.t->get_status(&vb->vdev) & VIRTIO_STATUS_NEEDS_RESET)) {
 		vb->needs_reset = 1;
@@ -520,9 +528,10 @@ static void config_changed(struct virtio_blk *vb)
 	if (err < 0)
 		return;
 	vb->capacity = capacity;
-	vb->blk.sectors = capacity / (vb->blk.sector_size / 512);
+	__atomic_store_n(&vb->blk.sectors, capacity / (vb->blk.sector_size / 512), __ATOMIC_RELAXED);
 	vb->writeback = writeback;
-	vb->blk.has_flush = virtio_has(&vb->vdev, VIRTIO_BLK_F_FLUSH) && writeback;
+	if (writeback && virtio_has(&vb->vdev, VIRTIO_BLK_F_FLUSH))
+		__atomic_store_n(&vb->blk.has_flush, 1, __ATOMIC_RELAXED);
 }
 
 static void msix_interrupt(void *arg)
@@ -534,54 +543,57 @@ static void msix_interrupt(void *arg)
 
 static void msix_config_interrupt(void *arg) { config_changed(arg); }
 
+/* INTx lines are shared: the ISR status says whether this device raised
+ * it (bit 0: the queue; bit 1: configuration, which QEMU sends with bit 0
+ * set too), and reading it lowers the device's (level-triggered) line. */
 static void intx_interrupt(void *arg)
 {
 	struct virtio_blk *vb = arg;
-	/* Reading the ISR status lowers the (level-triggered) line. */
 	uint8_t isr = vb->vdev.t->isr(&vb->vdev);
 
-	if (isr & 1)
+	if (isr)
 		vb->stats.interrupts++;
 	if (isr & 2)
 		config_changed(vb);
 }
 
-/* Interrupts.  In irq mode queue 0 gets MSI-X entry 0 if the device has
- * MSI-X, else INTx through the IOAPIC, else the driver polls after all.
- * Configuration changes come by interrupt in either mode (a polled queue
- * still learns of a resize): on MSI-X entry 1, or with INTx (its ISR bit
- * 1); a polled queue asks for no completion interrupts. */
+/* Interrupts.  MSI-X, where the device has two entries or more: entry 1
+ * for configuration changes, in either mode (a polled queue still learns of
+ * a resize), and in irq mode entry 0 for queue 0.  Otherwise INTx through
+ * the IOAPIC serves both (the ISR status tells them apart), and without
+ * that an irq-mode driver polls after all.  A polled queue asks for no
+ * completion interrupts. */
 static void setup_interrupts(struct virtio_blk *vb)
 {
 	struct pci_device *pci = vb->vdev.pci;
-	uint64_t addr;
-	uint32_t data;
-	int msix = 0;
+	int want_irq = vb->opt.use_irq, msix = pci && pci_msix_init(pci, &vb->msix) == 0;
+	uint64_t config_addr, queue_addr;
+	uint32_t config_data, queue_data;
 
 	vb->mode = "poll";
+	vb->opt.use_irq = 0;
 	vb->config_vector = VIRTIO_NO_VECTOR;
-	if (pci && pci_msix_init(pci, &vb->msix) == 0) {
-		if (vb->opt.use_irq && plat_msi_alloc(msix_interrupt, vb, &addr, &data) == 0) {
-			pci_msix_set(&vb->msix, 0, addr, data);
+	if (msix && vb->msix.table_size >= 2 &&
+	    plat_msi_alloc(msix_config_interrupt, vb, &config_addr, &config_data) == 0 &&
+	    (!want_irq || plat_msi_alloc(msix_interrupt, vb, &queue_addr, &queue_data) == 0)) {
+		pci_msix_set(&vb->msix, 1, config_addr, config_data);
+		vb->config_vector = 1;
+		if (want_irq) {
+			pci_msix_set(&vb->msix, 0, queue_addr, queue_data);
 			vb->mode = "msix";
-			msix = 1;
+			vb->opt.use_irq = 1;
 		}
-		if (vb->msix.table_size >= 2 &&
-		    plat_msi_alloc(msix_config_interrupt, vb, &addr, &data) == 0) {
-			pci_msix_set(&vb->msix, 1, addr, data);
-			vb->config_vector = 1;
-			msix = 1;
-		}
-	}
-	if (msix) {
 		pci_msix_enable(pci, &vb->msix, 1);
 		vb->vdev.t->msix_changed(&vb->vdev, 1);
-	} else if (pci && pci->irq_pin && pci->irq_line != 0xFF &&
-		   plat_intx_attach(pci->irq_line, intx_interrupt, vb) == 0 && vb->opt.use_irq) {
-		vb->mode = "intx";
+		return;
 	}
-	if (strcmp(vb->mode, "poll") == 0)
-		vb->opt.use_irq = 0;
+	if (msix)
+		pci_msix_enable(pci, &vb->msix, 0); /* firmware may have left it on: INTx is off then */
+	if (pci && pci->irq_pin && pci->irq_line != 0xFF &&
+	    plat_intx_attach(pci->irq_line, intx_interrupt, vb) == 0 && want_irq) {
+		vb->mode = "intx";
+		vb->opt.use_irq = 1;
+	}
 }
 
 /* Returns 0, or a negative errno when the configuration cannot be read. */
@@ -591,6 +603,7 @@ static int read_config(struct virtio_blk *vb)
 	uint32_t blk_size = 512;
 	int err = 0;
 
+	vb->config_gen = d->t->config_generation(d); /* bring_up() looks again after DRIVER_OK */
 	vb->size_max = vb->seg_max = 0;
 	vb->cylinders = vb->heads = vb->sectors_per_track = 0;
 	vb->physical_block_exp = vb->alignment_offset = 0;
@@ -721,6 +734,11 @@ static int bring_up(struct virtio_blk *vb, const char **why)
 	virtio_driver_ok(d);
 	vb->broken = 0;
 	vb->broken_why = NULL;
+	vb->live = 1;
+	/* A change since read_config() was not announced: the device may not
+	 * notify before DRIVER_OK (spec 2.1.2). */
+	if (d->t->config_generation(d) != vb->config_gen)
+		config_changed(vb);
 	return 0;
 fail:
 	virtio_fail(d);
@@ -756,7 +774,7 @@ int virtio_blk_start(struct virtio_blk *vb, const struct virtio_blk_options *opt
 	vb->slots = slots;
 	memset(vb->owner, 0, sizeof(vb->owner));
 	vb->in_flight = 0;
-	vb->needs_reset = 0;
+	vb->live = vb->needs_reset = 0;
 	memset(&vb->stats, 0, sizeof(vb->stats));
 	vb->serial[0] = '\0';
 	/* Reset first, so a device the firmware left running stops before its

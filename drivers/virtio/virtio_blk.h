@@ -102,7 +102,7 @@ struct virtio_blk_options {
 struct virtio_blk_stats {
 	uint64_t requests; /* virtio requests queued (one block request may be several) */
 	uint64_t notifies; /* doorbell writes to the device */
-	uint64_t interrupts; /* queue interrupts taken for this device */
+	uint64_t interrupts; /* queue interrupts taken (INTx: every one that was this device's) */
 	uint64_t completions; /* used chains taken off the ring */
 	uint64_t reaps; /* ring scans that found at least one completion */
 	uint64_t waits; /* bounded waits entered (for a request, or for room) */
@@ -166,6 +166,8 @@ struct virtio_blk {
 	/* MSI-X entry for configuration changes, or VIRTIO_NO_VECTOR (see
 	 * setup_interrupts in virtio_blk.c) */
 	uint16_t config_vector;
+	uint8_t config_gen; /* the configuration generation read_config() saw */
+	volatile int live; /* DRIVER_OK, not being reset, not given up */
 	volatile int needs_reset; /* the device set DEVICE_NEEDS_RESET */
 };
 

@@ -273,12 +273,13 @@ def capacity_becomes(q, want, timeout=10):
 
 
 @pytest.mark.parametrize("mode,opts", [("irq", ""), ("poll", ""), ("irq", ",vectors=0"),
-                                       ("poll", ",vectors=0"), ("poll", ",disable-modern=on")])
+                                       ("poll", ",vectors=0"), ("irq", ",vectors=1"),
+                                       ("poll", ",disable-modern=on")])
 def test_resize_on_the_host_reaches_the_guest(start, tmp_path, machine, mode, opts):
     """block_resize on the host: the configuration-change interrupt (MSI-X,
-    or INTx) brings the new capacity, polled or not; sectors past the old end
-    are written (the image file holds them), and after shrinking they are
-    refused before they reach the device."""
+    or INTx, which also serves a one-entry MSI-X table) brings the new
+    capacity, polled or not; sectors past the old end are written (the image
+    file holds them), and after shrinking they are refused."""
     image = make_image(tmp_path / "disk.img")
     sock = tmp_path / "qmp.sock"
     q = start(machine, append="virtio.mode=" + mode,
@@ -295,6 +296,32 @@ def test_resize_on_the_host_reaches_the_guest(start, tmp_path, machine, mode, op
     out = q.cmd_lines("blkhash vda %d 16" % (old + 8))
     assert len(out) == 1 and "past the end" in out[0], out
     assert blkstat(q, "vda")["vda"]["config_changes"] == "2"
+
+
+@pytest.mark.parametrize("mode", ["irq", "poll"])
+def test_disks_sharing_an_intx_line(start, tmp_path, mode):
+    """Two disks without MSI-X in slots 4 and 8 of the pc machine share one
+    INTx line: each one's interrupts, and a resize of the first, reach the
+    right driver, and neither leaves the line asserted (a storm would stall
+    the other's I/O until the timeout)."""
+    a, b = make_image(tmp_path / "a.img"), make_image(tmp_path / "b.img")
+    sock = tmp_path / "qmp.sock"
+    q = start("pc", append="virtio.mode=" + mode,
+              extra=drive(a, "d0") + device("d0", "left", ",vectors=0,addr=4")
+              + drive(b, "d1") + device("d1", "right", ",vectors=0,addr=8")
+              + ["-qmp", "unix:%s,server=on,wait=off" % sock])
+    modes = {d["name"]: d["mode"] for d in parse_blk(q.cmd("blk"))}
+    assert modes == {"vda": "intx" if mode == "irq" else "poll", "vdb": modes["vda"]}, modes
+    qmp(sock, "block_resize", device="d0", size=2 * IMAGE_BYTES)
+    end = time.monotonic() + 10
+    while int(parse_blk(q.cmd("blk"))[0]["capacity"]) != 2 * IMAGE_BYTES // 512:
+        assert time.monotonic() < end, "vda never saw its resize"
+        time.sleep(0.05)
+    fill_and_check(q, a, "vda", 512, IMAGE_BYTES // 512, 64, 3)
+    fill_and_check(q, b, "vdb", 512, 0, 2048, 4)
+    stats = blkstat(q, "")
+    assert stats["vda"]["config_changes"] == "1" and stats["vdb"]["config_changes"] == "0", stats
+    assert stats["vda"]["resets"] == stats["vdb"]["resets"] == "0", stats
 
 
 def test_bench_blk_line_format(start, tmp_path, machine):

@@ -810,7 +810,7 @@ static void test_geometry_and_topology_are_read(void **state)
 
 /* A flush is sent only to a volatile cache: CONFIG_WCE with writeback 0
  * says completed writes are already durable; when the host turns the
- * cache on and announces it, flushes start. */
+ * cache on and announces it, flushes start, and do not stop. */
 static void test_write_through_device_gets_no_flush(void **state)
 {
 	(void)state;
@@ -824,12 +824,16 @@ static void test_write_through_device_gets_no_flush(void **state)
 		assert_int_equal(dev->has_flush, wce != 2);
 		assert_int_equal(blk_flush(dev), 0);
 		assert_int_equal(sim.flushes, wce != 2);
-		if (wce == 2) { /* the host turns the cache on and says so */
+		if (wce == 2) { /* the host turns the cache on and says so, then off */
 			sim.cfg[VIRTIO_BLK_CFG_WRITEBACK] = 1;
 			assert_int_equal(vsim_blk_config_change(&sim), 1);
 			assert_int_equal(dev->has_flush, 1);
 			assert_int_equal(blk_flush(dev), 0);
 			assert_int_equal(sim.flushes, 1);
+			sim.cfg[VIRTIO_BLK_CFG_WRITEBACK] = 0;
+			assert_int_equal(vsim_blk_config_change(&sim), 1);
+			assert_int_equal(vb.writeback, 0);
+			assert_int_equal(dev->has_flush, 1); /* what it cached may still be there */
 		}
 		down();
 	}
@@ -1096,22 +1100,30 @@ static void test_hostile_device_while_submitter_waits_for_room(void **state)
 /* ---- configuration changes ---- */
 
 /* The host resizes the disk: the configuration-change interrupt (MSI-X
- * entry 1, or INTx with ISR bit 1) brings the new size to the block layer
- * at once, polled or not, through either transport, in 512-byte sectors
- * whatever the logical block. */
+ * entry 1, or INTx with ISR bit 1, also where the MSI-X table has only one
+ * entry) brings the new size to the block layer at once, polled or not,
+ * through either transport, in 512-byte sectors whatever the logical
+ * block. */
 static void test_resize_reaches_the_block_layer(void **state)
 {
 	(void)state;
 	for (int modern = 0; modern < 2; modern++)
 		for (int irq = 0; irq < 2; irq++)
-			for (int msix = 0; msix < 2; msix++)
+			for (unsigned entries = 0; entries <= 2; entries++)
 				for (uint32_t bs = 512; bs <= 4096; bs *= 8) {
 					struct conf c = {.features = F_COMMON | F(VIRTIO_F_EVENT_IDX),
 							 .modern = modern,
 							 .use_irq = irq,
-							 .msix = msix,
+							 .msix = entries > 0,
 							 .blk_size = bs};
-					up(&c);
+					make(&c);
+					if (entries == 1)
+						vsim_platform_msix_entries(1);
+					assert_int_equal(start(&c), 0);
+					assert_string_equal(vb.mode, !irq	    ? "poll"
+								     : entries == 2 ? "msix"
+										    : "intx");
+					assert_int_equal(vsim_msix_enabled(), entries == 2);
 					uint32_t per = bs / 512;
 					assert_int_equal(dev->sectors, SECTORS / per);
 					assert_int_equal(vsim_blk_resize(&sim, SECTORS / 2), 1);
@@ -1127,6 +1139,42 @@ static void test_resize_reaches_the_block_layer(void **state)
 					assert_int_equal(vb.stats.resets, 0);
 					down();
 				}
+}
+
+/* A resize between reading the configuration and DRIVER_OK cannot be
+ * announced (the device may not notify before DRIVER_OK): the driver sees
+ * the generation move and reads again. */
+static void test_resize_during_set_up_is_seen(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	make(&c);
+	sim.resize_at_queue_setup = SECTORS / 2;
+	assert_int_equal(start(&c), 0);
+	assert_int_equal(dev->sectors, SECTORS / 2);
+	down();
+}
+
+/* A device that refuses the configuration vector still works; it only
+ * cannot tell of a resize. */
+static void test_refused_config_vector_leaves_the_device_working(void **state)
+{
+	(void)state;
+	for (int irq = 0; irq < 2; irq++) {
+		struct conf c = base;
+		c.msix = 1;
+		c.use_irq = irq;
+		make(&c);
+		sim.refuse_config_vector = 1;
+		assert_int_equal(start(&c), 0);
+		assert_int_equal(vb.config_vector, VIRTIO_NO_VECTOR);
+		assert_int_equal(vsim_blk_resize(&sim, SECTORS / 2), 0);
+		assert_int_equal(dev->sectors, SECTORS);
+		fill(sim.disk, 4096, 3);
+		assert_int_equal(blk_read(dev, 0, 8, buf), 0);
+		assert_memory_equal(buf, sim.disk, 4096);
+		down();
+	}
 }
 
 /* A device that sets DEVICE_NEEDS_RESET and says so by a configuration
@@ -1165,6 +1213,28 @@ static void test_device_that_needs_reset_is_reset_at_once(void **state)
 				assert_memory_equal(buf, sim.disk, 512);
 				down();
 			}
+}
+
+/* DEVICE_NEEDS_RESET announced while nothing waits: the next submit
+ * resets the device first, so its own request is not lost. */
+static void test_device_that_needs_reset_between_requests_is_reset_first(void **state)
+{
+	(void)state;
+	for (int irq = 0; irq < 2; irq++) {
+		struct conf c = base;
+		c.use_irq = irq;
+		c.msix = 1;
+		up(&c);
+		sim.status |= VIRTIO_STATUS_NEEDS_RESET;
+		assert_int_equal(vsim_blk_config_change(&sim), 1);
+		assert_true(vb.needs_reset);
+		fill(sim.disk, 512, 9);
+		assert_int_equal(blk_read(dev, 0, 1, buf), 0);
+		assert_memory_equal(buf, sim.disk, 512);
+		assert_int_equal(vb.stats.resets, 1);
+		assert_false(vb.needs_reset);
+		down();
+	}
 }
 
 int main(void)
@@ -1209,6 +1279,9 @@ int main(void)
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
 		cmocka_unit_test(test_resize_reaches_the_block_layer),
 		cmocka_unit_test(test_device_that_needs_reset_is_reset_at_once),
+		cmocka_unit_test(test_device_that_needs_reset_between_requests_is_reset_first),
+		cmocka_unit_test(test_resize_during_set_up_is_seen),
+		cmocka_unit_test(test_refused_config_vector_leaves_the_device_working),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,8 @@ extern struct vsim_platform vsim_plat;
 /* Resets the platform; with msix, the PCI function has an MSI-X capability
  * (2 entries, table in BAR 1).  Fills *pci to describe it. */
 void vsim_platform_reset(struct pci_device *pci, int msix);
+/* Shrinks the MSI-X table to n entries (1 or 2). */
+void vsim_platform_msix_entries(unsigned n);
 /* Delivers MSI-X entry `entry` if the function has MSI-X enabled and the
  * entry unmasked; returns 1 if a handler ran. */
 int vsim_raise_msix(unsigned entry);
@@ -171,6 +173,8 @@ struct vsim_blk {
 	 * DEVICE_NEEDS_RESET and signals a configuration change.  A reset
 	 * brings it back. */
 	int stop_at_request, stopped;
+	int refuse_config_vector; /* reads back NO_VECTOR for any config vector */
+	uint64_t resize_at_queue_setup; /* new capacity (sectors), unannounced, during set-up; 0: none */
 	/* Injected failure: requests of this type touching [fail_lo, fail_hi)
 	 * (512-byte sectors) answer fail_status.  fail_type < 0: none. */
 	int fail_type;
@@ -204,7 +208,8 @@ void vsim_blk_bind(struct vsim_blk *s, struct virtio_dev *d, struct pci_device *
 /* Posts what the device holds (HOLD mode); returns how many. */
 unsigned vsim_release(struct vsim_blk *s);
 /* Signals a configuration change (generation bumped): MSI-X on the config
- * vector, else ISR bit 1 and INTx.  Returns 1 if a handler ran. */
+ * vector (nothing if MSI-X is on and the driver mapped none), else ISR
+ * bit 1 and INTx.  Returns 1 if a handler ran. */
 int vsim_blk_config_change(struct vsim_blk *s);
 /* The host resizes the disk (at most 4 MiB; new sectors read as zeroes),
  * then signals the change. */

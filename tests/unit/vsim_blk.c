@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <string.h>
 
 #include "drivers/virtio/virtio_blk.h"
@@ -165,13 +166,20 @@ static int t_queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64
 	if (s->device_polls)
 		vsim_ring_arm_notify(&s->ring);
 	s->queue_enabled = 1;
+	if (s->resize_at_queue_setup) { /* not live: nothing to announce to */
+		memcpy(&s->cfg[VIRTIO_BLK_CFG_CAPACITY], &s->resize_at_queue_setup, 8);
+		s->generation++;
+		s->resize_at_queue_setup = 0;
+	}
 	return 0;
 }
 
 static int t_set_config_vector(struct virtio_dev *d, uint16_t vector)
 {
-	sim_of(d)->config_vector = vector;
-	return 0;
+	struct vsim_blk *s = sim_of(d);
+
+	s->config_vector = s->refuse_config_vector ? VIRTIO_NO_VECTOR : vector;
+	return s->config_vector == vector ? 0 : -EIO; /* as the transports, which read it back */
 }
 
 /* ---- requests ---- */
@@ -451,8 +459,8 @@ unsigned vsim_release(struct vsim_blk *s) { return post(s); }
 int vsim_blk_config_change(struct vsim_blk *s)
 {
 	s->generation++;
-	if (s->config_vector != VIRTIO_NO_VECTOR && vsim_msix_enabled())
-		return vsim_raise_msix(s->config_vector);
+	if (vsim_msix_enabled())
+		return s->config_vector != VIRTIO_NO_VECTOR && vsim_raise_msix(s->config_vector);
 	s->isr |= 2;
 	int delivered = vsim_raise_intx();
 	if (delivered && s->isr)

@@ -50,6 +50,13 @@ void vsim_platform_reset(struct pci_device *pci, int msix)
 	pci->bar[1] = (struct pci_bar){VSIM_PCI_BAR1, 0x1000, 0};
 }
 
+void vsim_platform_msix_entries(unsigned n)
+{
+	if (n < 1 || n > 2)
+		fail_msg("the simulated MSI-X table has 1 or 2 entries, not %u", n);
+	vsim_plat.cfg[MSIX_CAP + 2] = (uint8_t)(n - 1);
+}
+
 /* Only configuration mechanism #1 for 00:01.0 exists on this machine. */
 static int cfg_selected(void) { return (vsim_plat.cf8 & 0xFFFFFF00u) == (0x80000000u | 1u << 11); }
 
