@@ -162,93 +162,26 @@ static void kick(struct virtio_blk *vb)
 	}
 }
 
-/* How an irq-mode wait waits.  Halting until the interrupt leaves the host
- * its CPU, but under a hypervisor waking a halted CPU can take longer than
- * the request itself (QEMU's TCG on a quiet host, 4 KiB read at queue depth
- * 1: ~70 us halting, ~7 us spinning).  On a busy host it is the other way
- * round: a spinning CPU takes the host time that the device model needs
- * (QEMU's TCG beside one busy process: 70k IOPS halting, 40k spinning).  The
- * guest cannot see which holds, so it measures, comparing like with like:
- * every TRIAL_EVERY waits of a kind (below) begin with a trial, TRIAL_WAITS
- * waits one way and then TRIAL_WAITS the other (which goes first
- * alternates; halting, in the first trial); the way whose waits took less
- * time per completion they reaped serves until the next trial (per
- * completion: at depth a halt that wakes to many completions spares the
- * waits a spin would need for them).  A tie goes to halting.
- *
- * Kinds of wait keep apart trials and verdicts, because what a halt and a
- * spin cost differs.  A wait with only its own request in flight (a drain)
- * leaves the device idle until the CPU wakes: the wake-up is all lost.
- * Its spin holds the host's CPU for as long as the request takes, so a
- * drain for WAIT_LONG_BYTES or more (WAIT_DRAIN_LONG) is told apart from a
- * short one (WAIT_DRAIN), and has its own spin window.  A wait with more in
- * flight behind it (WAIT_DEEP) loses little to a wake-up, since the device
- * works on meanwhile.  (A file write of 1 MiB requests, four in flight,
- * ends each call with a long drain: under one verdict the deep waits
- * outvoted it, and under the verdict and spin window of 4 KiB reads at
- * queue depth 1 it halted all the same; either way the write lost a tenth
- * of the raw disk's speed.)  A spin lasts at most twice the last trial's
- * halting time per wait (within SPIN_MIN_NS..SPIN_MAX_NS): long enough to
- * catch what halting would, short enough that a slow device is not spun
- * for. */
+/* The kind of a wait for r (NULL: for room in the ring): each kind learns
+ * to spin or halt on its own (wait_way.h), because what a halt and a spin
+ * cost differs.  A wait with only r's own parts in flight (a drain) leaves
+ * the device idle until the CPU wakes: the wake-up is all lost.  Its spin
+ * holds the host's CPU for as long as the request takes, so a drain for
+ * WAIT_LONG_BYTES or more (WAIT_DRAIN_LONG) is told apart from a short one
+ * (WAIT_DRAIN), and has its own spin window.  A wait with more in flight
+ * behind it (WAIT_DEEP) loses little to a wake-up, since the device works
+ * on meanwhile.  (A file write of 1 MiB requests, four in flight, ends each
+ * call with a long drain: under one verdict the deep waits outvoted it, and
+ * under the verdict and spin window of 4 KiB reads at queue depth 1 it
+ * halted all the same; either way the write lost a tenth of the raw disk's
+ * speed.) */
 #define WAIT_LONG_BYTES (64u * 1024)
-#define TRIAL_EVERY 256u
-#define TRIAL_WAITS 8u
-#define SPIN_MIN_NS 10000ull
-#define SPIN_MAX_NS 1000000ull
 
-/* Whether wait number n (counted from 0) of this kind spins first. */
-static int wait_spins(const struct virtio_blk_way *w, uint32_t n)
-{
-	uint32_t k = n % TRIAL_EVERY;
-
-	if (k >= 2 * TRIAL_WAITS)
-		return w->spin;
-	return (k < TRIAL_WAITS) == ((n / TRIAL_EVERY) % 2 == 1);
-}
-
-/* Trial bookkeeping around wait number n of its kind: the first wait of
- * each half starts the count; every wait adds its own time and the
- * completions it reaped (not the time between waits, nor what waits of
- * other kinds did meanwhile); the last one of a half takes the half's time
- * per completion, and the second half's last gives the verdict. */
-static void trial_begin(struct virtio_blk_way *w, uint32_t n)
-{
-	if (n % TRIAL_EVERY % TRIAL_WAITS == 0 && n % TRIAL_EVERY < 2 * TRIAL_WAITS)
-		w->half_wait_ns = w->half_reaped = 0;
-}
-
-static void trial_end(struct virtio_blk_way *w, uint32_t n, int spun, uint64_t wait_ns, uint64_t reaped)
-{
-	uint32_t k = n % TRIAL_EVERY;
-
-	w->half_wait_ns += wait_ns;
-	w->half_reaped += reaped;
-	if (k != TRIAL_WAITS - 1 && k != 2 * TRIAL_WAITS - 1)
-		return;
-	w->cost_ns[spun] = w->half_wait_ns / (w->half_reaped ? w->half_reaped : 1);
-	if (!spun)
-		w->halt_mean_ns = w->half_wait_ns / TRIAL_WAITS;
-	if (k == 2 * TRIAL_WAITS - 1)
-		w->spin = w->cost_ns[1] < w->cost_ns[0];
-}
-
-/* The kind of a wait for r (NULL: for room in the ring).  Only r's own
- * parts in flight: the device is idle after them. */
 static int wait_kind(const struct virtio_blk *vb, const struct blk_request *r)
 {
 	if (!r || vb->in_flight > (unsigned)r->parts_left)
 		return WAIT_DEEP;
 	return (uint64_t)r->count * vb->blk.sector_size >= WAIT_LONG_BYTES ? WAIT_DRAIN_LONG : WAIT_DRAIN;
-}
-
-static uint64_t spin_window(const struct virtio_blk_way *w)
-{
-	uint64_t ns = 2 * w->halt_mean_ns;
-
-	if (ns < SPIN_MIN_NS)
-		return SPIN_MIN_NS;
-	return ns > SPIN_MAX_NS ? SPIN_MAX_NS : ns;
 }
 
 struct wait_ctx {
@@ -283,7 +216,7 @@ static int ready(void *arg)
 
 /* Waits, bounded, for r to complete or for room for a chain of `room`
  * buffers.  In poll mode it spins.  In irq mode it may spin first (see
- * wait_spins), then halts between interrupts, which are switched off again
+ * wait_way.h), then halts between interrupts, which are switched off again
  * after (a completion that the waiter reaps anyway needs none). */
 static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 {
@@ -296,18 +229,15 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 	if (!vb->opt.use_irq) {
 		err = plat_wait_until(ready, &w, deadline, 0);
 	} else {
-		struct virtio_blk_way *way = &vb->way[wait_kind(vb, r)];
+		struct wait_way *way = &vb->way[wait_kind(vb, r)];
 		/* Flushes, discards and the like follow the verdict but stay out
 		 * of the trials: their times say nothing about data requests'. */
 		int trial = !r || (r->count && (r->op == BLK_READ || r->op == BLK_WRITE));
-		uint32_t n = way->waits;
-		uint64_t reaped = vb->stats.completions; /* blkstat clears them, never mid-wait */
-		int spin = trial ? wait_spins(way, n) : way->spin;
-		if (trial)
-			trial_begin(way, n);
+		uint64_t spin_ns, reaped = vb->stats.completions; /* blkstat clears them, never mid-wait */
+		int spin = wait_way_begin(way, trial, &spin_ns);
 		err = -ETIMEDOUT;
 		if (spin) {
-			uint64_t spin_end = start + spin_window(way);
+			uint64_t spin_end = start + spin_ns;
 			vb->stats.spun++;
 			err = plat_wait_until(ready, &w, spin_end < deadline ? spin_end : deadline, 0);
 			if (err == 0 && !vb->broken)
@@ -318,10 +248,7 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 			err = plat_wait_until(ready, &w, deadline, 1);
 			virtq_disable_irq(&vb->vq);
 		}
-		if (trial) {
-			way->waits++;
-			trial_end(way, n, spin, plat_time_ns() - start, vb->stats.completions - reaped);
-		}
+		wait_way_end(way, trial, spin, plat_time_ns() - start, vb->stats.completions - reaped);
 	}
 	if (vb->needs_reset && !vb->broken) {
 		recover(vb, -EIO);

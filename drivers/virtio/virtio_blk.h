@@ -12,6 +12,7 @@
 #include "drivers/pci/pci.h"
 #include "drivers/virtio/virtio.h"
 #include "drivers/virtio/virtq.h"
+#include "drivers/virtio/wait_way.h"
 
 /* As many as the block layer names (vda..vdh).  Each costs about 242 KiB
  * of static memory (ring, request slots, driver state). */
@@ -153,15 +154,9 @@ struct virtio_blk {
 	uint32_t want_len[VIRTQ_MAX]; /* by used id: device-writable bytes, status included */
 	void *ring_mem;
 	struct virtio_blk_stats stats;
-	/* irq mode, how waits wait (see wait_for in virtio_blk.c), apart for
-	 * each kind of wait (WAIT_DRAIN, ...) */
-	struct virtio_blk_way {
-		uint32_t waits; /* so far */
-		int spin; /* the verdict: spin before halting */
-		uint64_t cost_ns[2]; /* the last trial's halting and spinning cost */
-		uint64_t halt_mean_ns; /* its halting time per wait */
-		uint64_t half_wait_ns, half_reaped; /* the running half: its waits' time, completions */
-	} way[WAIT_KINDS];
+	/* irq mode, how waits wait (wait_way.h), apart for each kind of wait
+	 * (WAIT_DRAIN, ...) */
+	struct wait_way way[WAIT_KINDS];
 	uint32_t in_flight; /* virtio requests queued and not yet completed */
 	/* MSI-X entry for configuration changes, or VIRTIO_NO_VECTOR (see
 	 * setup_interrupts in virtio_blk.c) */
