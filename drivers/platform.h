@@ -37,11 +37,13 @@ uint64_t plat_time_ns(void);
 
 /* Waiting.  plat_wait_until(ready, arg, deadline) returns once ready(arg) is
  * true (returns 0) or plat_time_ns() passes deadline (returns -ETIMEDOUT).
- * With interrupts it halts between checks (ready() is then evaluated with
- * interrupts off, so a wake-up cannot slip between check and halt); when
- * polling it spins, and ready() may run with interrupts on (so an interrupt
- * handler may change what ready() reads only by setting a flag).  ready()
- * runs the driver's completion processing. */
+ * With interrupts it halts between checks, but not if an interrupt has
+ * come since the check began, so a wake-up cannot slip between check and
+ * halt as long as ready(), when it says no, has asked for its interrupt
+ * before it last looked; when polling it spins.  Either way ready() may
+ * run with interrupts on (so an interrupt handler may change what ready()
+ * reads only by setting a flag).  ready() runs the driver's completion
+ * processing. */
 int plat_wait_until(int (*ready)(void *arg), void *arg, uint64_t deadline, int use_irq);
 
 /* Interrupts.  An MSI(-X) message for a new vector that calls fn(arg):

@@ -64,6 +64,7 @@ static struct {
 	void *arg;
 	uint64_t count;
 } vectors[256];
+static volatile uint64_t taken; /* interrupts of every vector */
 static int next_vector = VEC_FIRST_DEVICE;
 
 static void set_gate(int vec, uint8_t ist, uint8_t dpl)
@@ -165,6 +166,8 @@ int irq_alloc_vector(irq_handler fn, void *arg)
 
 uint64_t irq_count(int vector) { return vector >= 0 && vector < 256 ? vectors[vector].count : 0; }
 
+uint64_t irq_taken(void) { return taken; }
+
 static const char *const exception_names[32] = {
 	"#DE divide error",
 	"#DB debug",
@@ -221,6 +224,7 @@ void trap_dispatch(struct trap_frame *f)
 	}
 	if (f->vector < 32)
 		exception(f);
+	taken++;
 	vectors[f->vector].count++;
 	if (vectors[f->vector].fn)
 		vectors[f->vector].fn(vectors[f->vector].arg);

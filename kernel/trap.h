@@ -41,5 +41,8 @@ int irq_alloc_vector(irq_handler fn, void *arg);
 
 /* Count of interrupts taken on a vector (for statistics and tests). */
 uint64_t irq_count(int vector);
+/* Count of interrupts taken on every vector since boot: a waiter reads it
+ * before it looks, and halts only if it has not moved since. */
+uint64_t irq_taken(void);
 
 #endif
