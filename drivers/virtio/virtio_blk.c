@@ -153,6 +153,16 @@ static void recover(struct virtio_blk *vb, int err)
 	}
 }
 
+/* The device has asked to be reset (config_changed): reset it now; what it
+ * held fails with -EIO.  Returns 1 if it did. */
+static int reset_if_asked(struct virtio_blk *vb)
+{
+	if (!vb->needs_reset || vb->broken)
+		return 0;
+	recover(vb, -EIO);
+	return 1;
+}
+
 /* Tells the device about what was added, if it wants to be told. */
 static void kick(struct virtio_blk *vb)
 {
@@ -250,10 +260,8 @@ static int wait_for(struct virtio_blk *vb, struct blk_request *r, unsigned room)
 		}
 		wait_way_end(way, trial, spin, plat_time_ns() - start, vb->stats.completions - reaped);
 	}
-	if (vb->needs_reset && !vb->broken) {
-		recover(vb, -EIO);
+	if (reset_if_asked(vb))
 		return -EIO;
-	}
 	if (err == -ETIMEDOUT)
 		recover(vb, -ETIMEDOUT);
 	return err;
@@ -355,8 +363,7 @@ static int vblk_submit(struct blk_device *dev, struct blk_request *r)
 	uint32_t per_block = dev->sector_size / 512;
 	int err = 0;
 
-	if (vb->needs_reset && !vb->broken)
-		recover(vb, -EIO); /* before queuing: this request was never sent to it */
+	reset_if_asked(vb); /* before queuing: this request was never sent to it */
 	if (vb->broken)
 		return -EIO;
 	r->parts_left = 1; /* held until every part is queued */

@@ -81,6 +81,15 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 	}
 }
 
+/* The device answers again: sector 0, filled with seed's pattern on the
+ * disk, reads back through the driver. */
+static void reads_back(unsigned seed)
+{
+	fill(sim.disk, 512, seed);
+	assert_int_equal(blk_read(dev, 0, 1, buf), 0);
+	assert_memory_equal(buf, sim.disk, 512);
+}
+
 static const struct conf base = {.features = F_ALL, .modern = 1, .packed = 1};
 
 /* ---- start-up ---- */
@@ -916,9 +925,7 @@ static void test_silent_device_times_out_and_is_reset(void **state)
 			assert_int_equal(vb.in_flight, 0);
 			assert_true(sim.status & VIRTIO_STATUS_DRIVER_OK);
 			sim.mode = VSIM_NORMAL;
-			fill(sim.disk, 512, 5);
-			assert_int_equal(blk_read(dev, 0, 1, buf), 0);
-			assert_memory_equal(buf, sim.disk, 512);
+			reads_back(5);
 			down();
 		}
 }
@@ -1208,9 +1215,7 @@ static void test_device_that_needs_reset_is_reset_at_once(void **state)
 				assert_int_equal(vb.in_flight, 0);
 				assert_false(vb.broken);
 				assert_int_equal(sim.status & VIRTIO_STATUS_NEEDS_RESET, 0);
-				fill(sim.disk, 512, 8);
-				assert_int_equal(blk_read(dev, 0, 1, buf), 0);
-				assert_memory_equal(buf, sim.disk, 512);
+				reads_back(8);
 				down();
 			}
 }
@@ -1228,9 +1233,7 @@ static void test_device_that_needs_reset_between_requests_is_reset_first(void **
 		sim.status |= VIRTIO_STATUS_NEEDS_RESET;
 		assert_int_equal(vsim_blk_config_change(&sim), 1);
 		assert_true(vb.needs_reset);
-		fill(sim.disk, 512, 9);
-		assert_int_equal(blk_read(dev, 0, 1, buf), 0);
-		assert_memory_equal(buf, sim.disk, 512);
+		reads_back(9);
 		assert_int_equal(vb.stats.resets, 1);
 		assert_false(vb.needs_reset);
 		down();
