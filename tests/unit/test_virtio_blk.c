@@ -451,8 +451,8 @@ static void up_irq(int packed)
  * driver's trials found cheaper: where waking from a halt
  * costs more than the request (a quiet host under a hypervisor), waits
  * spin; where spinning holds the device back (a busy host), they halt, and
- * spin only in the trials (8 waits in 256).  Either way every request
- * completes with its data. */
+ * spin only in the trials (8 waits in 256 at first).  Either way every
+ * request completes with its data. */
 static void test_irq_waits_take_the_faster_way(void **state)
 {
 	(void)state;
@@ -478,6 +478,35 @@ static void test_irq_waits_take_the_faster_way(void **state)
 		assert_int_equal(vsim_plat.tick_wakes, 0);
 		down();
 	}
+}
+
+/* On a steady host the trials thin out (each that keeps the verdict
+ * doubles the gap to the next), so the slower way's waits become rare; a
+ * host that changes is still followed, within WAIT_TRIAL_GAP_MAX waits. */
+static void test_trials_thin_out_yet_follow_the_host(void **state)
+{
+	(void)state;
+	up_irq(0);
+	vsim_plat.halt_wake_ns = 60000; /* a quiet host: spinning wins */
+	vsim_plat.spin_ns = 1000;
+	fill(sim.disk, SECTORS * 512, 8);
+	memset(&vb.stats, 0, sizeof(vb.stats));
+	unsigned n = 4 * WAIT_TRIAL_GAP_MAX;
+	read_scattered(n, 41);
+	assert_true(vb.way[WAIT_DRAIN].spin);
+	/* Trials began at waits 0, 256, 768, ... 7936, then every 8192: 9 of
+	 * them, 8 halts each (a fixed gap of 256 would have halted 1024 times). */
+	assert_true(vb.stats.sleeps <= 9 * WAIT_TRIAL_WAITS);
+	assert_int_equal(vb.way[WAIT_DRAIN].gap, WAIT_TRIAL_GAP_MAX);
+
+	vsim_plat.halt_wake_ns = 2000; /* the host turns busy: halting wins */
+	vsim_plat.spin_ns = 50000;
+	read_scattered(WAIT_TRIAL_GAP_MAX + 2 * WAIT_TRIAL_WAITS, 43);
+	assert_false(vb.way[WAIT_DRAIN].spin);
+	/* The trial that changed the verdict brought the gap back to 256 (the
+	 * one after it, keeping the new verdict, may have doubled it). */
+	assert_true(vb.way[WAIT_DRAIN].gap <= 2 * WAIT_TRIAL_EVERY);
+	down();
 }
 
 /* A spin that the device does not answer in time ends in a halt, which the
@@ -1257,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_completion),
 		cmocka_unit_test(test_batched_submits_notify_once),
 		cmocka_unit_test(test_irq_waits_take_the_faster_way),
+		cmocka_unit_test(test_trials_thin_out_yet_follow_the_host),
 		cmocka_unit_test(test_drain_and_deep_waits_choose_apart),
 		cmocka_unit_test(test_long_drains_are_a_kind_of_their_own),
 		cmocka_unit_test(test_unanswered_spin_halts_until_the_interrupt),
