@@ -87,6 +87,7 @@ int plat_msi_alloc(void (*fn)(void *arg), void *arg, uint64_t *addr, uint32_t *d
 
 static struct intx_line {
 	unsigned gsi;
+	int vector; /* 0 until allocated; kept by the slot if routing fails */
 	int count;
 	struct {
 		void (*fn)(void *arg);
@@ -114,13 +115,16 @@ int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg)
 		if (intx_nlines == INTX_LINES)
 			return -ENOSPC;
 		line = &intx_lines[intx_nlines];
-		int vec = irq_alloc_vector(intx_line_interrupt, line);
-		if (vec < 0)
-			return -ENOSPC;
+		if (!line->vector) {
+			int vec = irq_alloc_vector(intx_line_interrupt, line);
+			if (vec < 0)
+				return -ENOSPC;
+			line->vector = vec;
+		}
 		line->gsi = gsi;
-		int err = ioapic_route_pci(gsi, vec);
+		int err = ioapic_route_pci(gsi, line->vector);
 		if (err < 0)
-			return err;
+			return err; /* the slot, and its vector, serve the next line */
 		intx_nlines++;
 	}
 	if (line->count == INTX_HANDLERS)

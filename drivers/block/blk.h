@@ -54,6 +54,7 @@ struct blk_request {
 	int status;
 	volatile int complete;
 	uint32_t parts_left; /* driver's: pieces still in flight */
+	struct blk_request *link; /* driver's: lists of its own */
 };
 
 struct blk_device;

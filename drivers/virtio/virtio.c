@@ -28,8 +28,10 @@ void virtio_fail(struct virtio_dev *d) { d->t->set_status(d, d->t->get_status(d)
 int virtio_negotiate(struct virtio_dev *d, uint64_t wanted)
 {
 	/* Whatever the firmware left running (OVMF drives this disk too) stops here. */
-	if (virtio_reset(d) < 0)
+	if (virtio_reset(d) < 0) {
+		virtio_fail(d);
 		return -ENODEV;
+	}
 	d->t->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
 	d->t->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 

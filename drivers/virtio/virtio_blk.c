@@ -35,27 +35,49 @@ uint64_t virtio_blk_wanted_features(const struct virtio_blk_options *opt)
 	return f;
 }
 
-static void complete_part(struct blk_request *r, int err)
+static void finish(struct blk_request *r)
+{
+	r->complete = 1;
+	if (r->done)
+		r->done(r);
+}
+
+/* One part of r is done with err; returns 1 if it was the last. */
+static int account_part(struct blk_request *r, int err)
 {
 	if (err && !r->status)
 		r->status = err; /* the first error wins; none is swallowed */
-	if (--r->parts_left == 0) {
-		r->complete = 1;
-		if (r->done)
-			r->done(r);
-	}
+	return --r->parts_left == 0;
 }
 
-/* Fails every request still in flight (the device was reset under them). */
+static void complete_part(struct blk_request *r, int err)
+{
+	if (account_part(r, err))
+		finish(r);
+}
+
+/* Fails every request still in flight (the device was reset under them).
+ * All are taken off first and only then completed: a done callback that
+ * submits again gets a fresh id, which the loop must not fail too. */
 static void fail_all(struct virtio_blk *vb, int err)
 {
+	struct blk_request *failed = NULL;
+
 	for (unsigned id = 0; id < VIRTQ_MAX; id++) {
 		struct blk_request *r = vb->owner[id];
 		if (r) {
 			vb->owner[id] = NULL;
 			vb->in_flight--;
-			complete_part(r, err);
+			if (account_part(r, err)) {
+				r->link = failed;
+				failed = r;
+			}
 		}
+	}
+	while (failed) {
+		struct blk_request *r = failed;
+		failed = r->link;
+		finish(r);
 	}
 }
 
@@ -146,11 +168,13 @@ static void recover(struct virtio_blk *vb, int err)
 		return;
 	}
 	vb->needs_reset = 0; /* what it asked for is done */
-	fail_all(vb, err);
+	/* Up again before the old requests fail: their done callbacks may
+	 * submit again, and that must reach a live ring (or fail at once). */
 	if (bring_up(vb, &why) < 0) {
 		vb->broken = 1;
 		vb->broken_why = why;
 	}
+	fail_all(vb, err);
 }
 
 /* The device has asked to be reset (config_changed): reset it now; what it
@@ -496,30 +520,36 @@ static void intx_interrupt(void *arg)
  * a resize), and in irq mode entry 0 for queue 0.  Otherwise INTx through
  * the IOAPIC serves both (the ISR status tells them apart), and without
  * that an irq-mode driver polls after all.  A polled queue asks for no
- * completion interrupts. */
+ * completion interrupts.  The platform cannot take a vector back, so none
+ * is asked for that might go unused: the queue's first (without it MSI-X
+ * is not used in irq mode), then the configuration's (without it an
+ * irq-mode queue keeps MSI-X and does without resize news). */
 static void setup_interrupts(struct virtio_blk *vb)
 {
 	struct pci_device *pci = vb->vdev.pci;
 	int want_irq = vb->opt.use_irq, msix = pci && pci_msix_init(pci, &vb->msix) == 0;
-	uint64_t config_addr, queue_addr;
-	uint32_t config_data, queue_data;
+	uint64_t addr;
+	uint32_t data;
 
 	vb->mode = "poll";
 	vb->opt.use_irq = 0;
 	vb->config_vector = VIRTIO_NO_VECTOR;
 	if (msix && vb->msix.table_size >= 2 &&
-	    plat_msi_alloc(msix_config_interrupt, vb, &config_addr, &config_data) == 0 &&
-	    (!want_irq || plat_msi_alloc(msix_interrupt, vb, &queue_addr, &queue_data) == 0)) {
-		pci_msix_set(&vb->msix, 1, config_addr, config_data);
-		vb->config_vector = 1;
+	    (!want_irq || plat_msi_alloc(msix_interrupt, vb, &addr, &data) == 0)) {
 		if (want_irq) {
-			pci_msix_set(&vb->msix, 0, queue_addr, queue_data);
+			pci_msix_set(&vb->msix, 0, addr, data);
 			vb->mode = "msix";
 			vb->opt.use_irq = 1;
 		}
-		pci_msix_enable(pci, &vb->msix, 1);
-		vb->vdev.t->msix_changed(&vb->vdev, 1);
-		return;
+		if (plat_msi_alloc(msix_config_interrupt, vb, &addr, &data) == 0) {
+			pci_msix_set(&vb->msix, 1, addr, data);
+			vb->config_vector = 1;
+		}
+		if (want_irq || vb->config_vector == 1) {
+			pci_msix_enable(pci, &vb->msix, 1);
+			vb->vdev.t->msix_changed(&vb->vdev, 1);
+			return;
+		}
 	}
 	if (msix)
 		pci_msix_enable(pci, &vb->msix, 0); /* firmware may have left it on: INTx is off then */
@@ -578,8 +608,11 @@ static int read_config(struct virtio_blk *vb)
 	vb->blk.sector_size = blk_size;
 	vb->blk.sectors = vb->capacity / (blk_size / 512);
 	vb->blk.read_only = virtio_has(d, VIRTIO_BLK_F_RO);
-	/* Flush only a volatile cache: FLUSH, and writeback not known to be 0. */
-	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH) && vb->writeback;
+	/* Flush only a volatile cache: FLUSH, and writeback not known to be 0.
+	 * A cache seen before a reset stays flushed: a device that comes back
+	 * write-through (spec 5.2.6.2 lets it) may still hold what was
+	 * written while it cached. */
+	vb->blk.has_flush = virtio_has(d, VIRTIO_BLK_F_FLUSH) && (vb->writeback || vb->blk.has_flush);
 	return 0;
 }
 
@@ -714,6 +747,7 @@ int virtio_blk_start(struct virtio_blk *vb, const struct virtio_blk_options *opt
 	/* Reset first, so a device the firmware left running stops before its
 	 * interrupts are rewired. */
 	if (virtio_reset(&vb->vdev) < 0) {
+		virtio_fail(&vb->vdev);
 		*why = "reset did not complete";
 		return -ENODEV;
 	}
@@ -754,13 +788,21 @@ int virtio_blk_probe_all(const struct virtio_blk_options *opt,
 			err = virtio_pci_legacy_bind(&vb->vdev, pci);
 		if (err == 0)
 			err = virtio_blk_start(vb, opt, rings[ndevices], slots[ndevices], &why);
-		if (err == 0)
-			err = blk_register(&vb->blk);
+		if (err == 0 && (err = blk_register(&vb->blk)) < 0) {
+			why = "too many block devices";
+			vb->live = 0;
+			if (virtio_reset(&vb->vdev) < 0)
+				virtio_fail(&vb->vdev);
+		}
+		/* Once interrupts were set up (mode is set) their handlers point at
+		 * this slot, so it is not used again, even for a device that
+		 * failed: on a shared line its handler still quiets it. */
+		if (vb->mode)
+			ndevices++;
 		if (err < 0) {
 			report(pci, err, why);
 			continue;
 		}
-		ndevices++;
 		registered++;
 	}
 	return registered;

@@ -115,7 +115,9 @@ static int queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t
 	if (q >= VIRTIO_MAX_QUEUES || size == 0 || size > queue_max(d, q))
 		return -EINVAL;
 	R16(d, C_QUEUE_SELECT) = (uint16_t)q;
-	uint32_t off = (uint32_t)R16(d, C_QUEUE_NOTIFY_OFF) * d->notify_mult;
+	/* 64 bits: a device's 16-bit offset times its 32-bit multiplier must
+	 * not wrap past the check into memory outside the capability. */
+	uint64_t off = (uint64_t)R16(d, C_QUEUE_NOTIFY_OFF) * d->notify_mult;
 	if (off + 2 > d->notify_len)
 		return -EINVAL;
 	d->queue_notify[q] = (volatile uint16_t *)(d->notify_base + off);
@@ -166,14 +168,19 @@ int virtio_pci_modern_bind(struct virtio_dev *d, struct pci_device *pci)
 		uint8_t bar = pci_read8(pci, cap + 4);
 		uint32_t off = pci_read32(pci, cap + 8);
 		uint32_t len = pci_read32(pci, cap + 12);
-		if (bar > 5 || pci->bar[bar].is_io)
+		uint8_t cap_len = pci_read8(pci, cap + 2);
+		if (bar > 5 || pci->bar[bar].is_io || cap_len < 16)
 			continue;
 		/* The first capability of each type is the preferred one. */
 		if (type == CAP_COMMON && !d->common && len >= COMMON_LEN) {
 			d->common = pci_map_bar(pci, bar, off, len);
-		} else if (type == CAP_NOTIFY && !d->notify_base) {
+		} else if (type == CAP_NOTIFY && !d->notify_base && cap_len >= 20) {
+			/* The multiplier is 0 or an even power of 2 (spec 4.1.4.4). */
+			uint32_t mult = pci_read32(pci, cap + 16);
+			if (mult == 1 || (mult & (mult - 1)))
+				continue;
 			d->notify_base = pci_map_bar(pci, bar, off, len);
-			d->notify_mult = pci_read32(pci, cap + 16);
+			d->notify_mult = mult;
 			d->notify_len = len;
 		} else if (type == CAP_ISR && !d->isr_reg && len >= 1) {
 			d->isr_reg = pci_map_bar(pci, bar, off, len);

@@ -56,9 +56,12 @@ void virtq_addrs(const struct virtq *vq, uint64_t *desc, uint64_t *driver, uint6
 	}
 }
 
+/* No chain may be longer than the queue, counting the descriptors of an
+ * indirect table (spec 2.7.5.3.1; packed: "Driver Requirements:
+ * Scatter-Gather Support"). */
 unsigned virtq_max_chain(const struct virtq *vq)
 {
-	if (vq->indirect)
+	if (vq->indirect && vq->size > VIRTQ_INDIRECT_MAX)
 		return VIRTQ_INDIRECT_MAX;
 	return vq->size;
 }
@@ -106,6 +109,12 @@ int virtq_kick_prepare(struct virtq *vq)
 {
 	if (vq->added == 0)
 		return 0; /* nothing new since the last decision */
+	if (vq->added >= vq->size) {
+		/* More than a lap: the indices no longer tell which event index
+		 * was passed.  A notification too many is harmless. */
+		vq->added = 0;
+		return 1;
+	}
 	return vq->packed ? virtq_packed_kick_prepare(vq) : virtq_split_kick_prepare(vq);
 }
 

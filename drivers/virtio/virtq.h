@@ -97,13 +97,16 @@ struct virtq {
 	int trust_len; /* used lengths are exact (virtio 1.x); a legacy device's
 			* may count the whole chain, so they are not checked */
 	unsigned num_free; /* free ring descriptors */
-	uint16_t added; /* chains added since the last kick decision */
+	unsigned added; /* split: chains, packed: descriptors added since the last kick decision */
 
 	/* split */
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
 	uint16_t free_head;
+	/* The free list and each chain's links: the driver's own copy of the
+	 * descriptors' next fields, which the device could overwrite. */
+	uint16_t next[VIRTQ_MAX];
 	uint16_t avail_idx; /* our copy of avail->idx */
 	uint16_t last_used;
 

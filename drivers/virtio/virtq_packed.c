@@ -81,7 +81,7 @@ int virtq_packed_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n,
 	vq->chain_len[id] = (uint16_t)need;
 	vq->writable_len[id] = virtq_writable_bytes(bufs, n);
 	vq->in_flight[id] = 1;
-	vq->added = (uint16_t)(vq->added + need);
+	vq->added += need;
 	plat_wmb(); /* the rest of the chain before the head that publishes it */
 	WRITE_ONCE(vq->ring[head].flags, head_flags);
 	*id_out = id;
@@ -122,14 +122,20 @@ int virtq_packed_has_used(const struct virtq *vq)
 int virtq_packed_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 {
 	struct pvirtq_desc *d = &vq->ring[vq->next_used];
+	uint16_t flags = READ_ONCE(d->flags);
 
-	if (!is_used(vq, READ_ONCE(d->flags)))
+	if (!is_used(vq, flags))
 		return 0;
 	plat_rmb(); /* id and len only after the flags that say they are valid */
 	uint16_t uid = READ_ONCE(d->id);
-	uint32_t ulen = READ_ONCE(d->len);
+	/* Without WRITE the length is reserved and ignored (spec 2.8.4): the
+	 * chain counts as written in full. */
+	int has_len = !!(flags & VIRTQ_DESC_F_WRITE);
+	uint32_t ulen = has_len ? READ_ONCE(d->len) : 0;
 	if (virtq_retire(vq, uid, ulen) < 0)
 		return -EIO;
+	if (!has_len)
+		ulen = vq->writable_len[uid];
 	/* The device wrote one used descriptor for the chain; skip all of it. */
 	vq->next_used = (uint16_t)(vq->next_used + vq->chain_len[uid]);
 	if (vq->next_used >= vq->size) {

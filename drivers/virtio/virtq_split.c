@@ -1,10 +1,10 @@
 /*
  * The split ring.  The driver owns the descriptor table and the available
- * ring; the device owns the used ring.  Free descriptors are linked through
- * their next fields.  Making a chain available is: fill descriptors, put
- * the head in avail->ring, barrier, bump avail->idx.  Reading one back is:
- * see used->idx move, barrier, read the element.  (x86 and virtio are both
- * little-endian, so fields are used as they are.)
+ * ring; the device owns the used ring.  Free descriptors are linked
+ * through vq->next, the driver's own copy of the next fields (the device
+ * can write the table: a chain is never walked by reading it back).  Making a chain available is: fill
+ * descriptors, put the head in avail->ring, barrier, bump avail->idx.  Reading one back is: see used->idx
+ * move, barrier, read the element.  (x86 and virtio are both little-endian, so fields are used as they are.)
  */
 #include <errno.h>
 
@@ -19,7 +19,7 @@ static uint16_t *avail_event(const struct virtq *vq) { return (uint16_t *)&vq->u
 void virtq_split_init(struct virtq *vq)
 {
 	for (unsigned i = 0; i < vq->size; i++)
-		vq->desc[i].next = (uint16_t)(i + 1);
+		vq->next[i] = (uint16_t)(i + 1);
 	vq->free_head = 0;
 	vq->num_free = vq->size;
 }
@@ -46,16 +46,15 @@ int virtq_split_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n, 
 		for (unsigned i = 0; i < n; i++)
 			fill(&table[i], &bufs[i], (uint16_t)(i + 1), i == n - 1);
 		struct virtq_desc *d = &vq->desc[head];
-		vq->free_head = d->next;
+		vq->free_head = vq->next[head];
 		d->addr = plat_virt_to_phys(table);
 		d->len = n * (uint32_t)sizeof(*table);
 		d->flags = VIRTQ_DESC_F_INDIRECT;
 	} else {
 		uint16_t i = head;
 		for (unsigned k = 0; k < n; k++) {
-			struct virtq_desc *d = &vq->desc[i];
-			uint16_t next = d->next;
-			fill(d, &bufs[k], next, k == n - 1);
+			uint16_t next = vq->next[i];
+			fill(&vq->desc[i], &bufs[k], next, k == n - 1);
 			i = next;
 		}
 		vq->free_head = i;
@@ -105,8 +104,8 @@ int virtq_split_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 	/* Give the chain's descriptors back: its tail already links to the old free head. */
 	uint16_t tail = (uint16_t)eid;
 	for (unsigned k = 1; k < vq->chain_len[eid]; k++)
-		tail = vq->desc[tail].next;
-	vq->desc[tail].next = vq->free_head;
+		tail = vq->next[tail];
+	vq->next[tail] = vq->free_head;
 	vq->free_head = (uint16_t)eid;
 	vq->num_free += vq->chain_len[eid];
 	*id = (uint16_t)eid;

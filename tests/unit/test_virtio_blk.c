@@ -164,22 +164,32 @@ static void test_config_generation_loop_is_bounded(void **state)
 	down();
 }
 
-/* A ring too short for header, data and status is refused (unless indirect
- * tables make one descriptor enough). */
-static void test_queue_of_one_or_two_needs_indirect(void **state)
+/* A ring too short for header, data and status is refused, indirect tables
+ * or not: no chain may be longer than the queue, counting an indirect
+ * table's descriptors (spec 2.7.5.3.1).  A ring of 4 with indirect tables
+ * carries requests in chains of at most 4 (an 8 KiB write in 4 KiB
+ * pieces). */
+static void test_queue_too_short_for_a_request_is_refused(void **state)
 {
 	(void)state;
-	for (int packed = 0; packed < 4; packed++) {
+	for (int k = 0; k < 8; k++) {
 		struct conf c = base;
-		c.packed = packed & 1;
-		c.qmax = 1 + packed / 2;
-		c.features = F_COMMON | (c.packed ? F(VIRTIO_F_RING_PACKED) : 0);
+		c.packed = k & 1;
+		c.qmax = 1 + (k >> 1 & 1);
+		c.features = F_COMMON | (c.packed ? F(VIRTIO_F_RING_PACKED) : 0) |
+			     (k & 4 ? F(VIRTIO_F_INDIRECT_DESC) : 0);
 		make(&c);
 		assert_int_equal(start(&c), -EIO);
 		assert_true(sim.status & VIRTIO_STATUS_FAILED);
 		assert_false(sim.status & VIRTIO_STATUS_DRIVER_OK);
-		c.features |= F(VIRTIO_F_INDIRECT_DESC);
+	}
+	for (int packed = 0; packed < 2; packed++) {
+		struct conf c = base;
+		c.packed = packed;
+		c.qmax = 4;
+		c.features = F_COMMON | F(VIRTIO_F_INDIRECT_DESC) | (packed ? F(VIRTIO_F_RING_PACKED) : 0);
 		up(&c);
+		assert_int_equal(virtq_max_chain(&vb.vq), 4);
 		fill(buf, 8192, 4);
 		assert_int_equal(blk_write(dev, 3, 16, buf), 0);
 		assert_int_equal(blk_read(dev, 3, 16, buf2), 0);
@@ -877,6 +887,29 @@ static void test_write_through_device_gets_no_flush(void **state)
 	}
 }
 
+/* The same across a reset: a device that comes back write-through (spec
+ * 5.2.6.2 lets it choose) may still hold what it cached before. */
+static void test_cache_seen_before_a_reset_is_still_flushed(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.features = F_ALL | F(VIRTIO_BLK_F_CONFIG_WCE);
+	up(&c);
+	assert_int_equal(dev->has_flush, 1);
+	fill(buf, 512, 22);
+	assert_int_equal(blk_write(dev, 0, 1, buf), 0);
+	sim.cfg[VIRTIO_BLK_CFG_WRITEBACK] = 0; /* how it will come back */
+	sim.stop_at_request = 1;
+	assert_int_equal(blk_read(dev, 0, 1, buf2), -EIO);
+	assert_int_equal(vb.stats.resets, 1);
+	assert_int_equal(vb.writeback, 0);
+	assert_int_equal(dev->has_flush, 1);
+	unsigned flushes = sim.flushes;
+	assert_int_equal(blk_flush(dev), 0);
+	assert_int_equal(sim.flushes, flushes + 1);
+	down();
+}
+
 /* ---- device status codes ---- */
 
 static void test_every_status_code_reaches_the_caller(void **state)
@@ -1105,6 +1138,31 @@ static void test_legacy_used_length_is_not_checked(void **state)
 	down();
 }
 
+/* A packed used descriptor without WRITE has a reserved length (spec
+ * 2.8.4; QEMU never sets the flag): whatever it holds, the request stands
+ * or falls by its status byte, and the device is not given up. */
+static void test_packed_length_without_write_flag_is_ignored(void **state)
+{
+	(void)state;
+	struct conf c = base;
+	c.packed = 1;
+	up(&c);
+	sim.ring.no_write_flag = 1;
+	fill(sim.disk, 4096, 14);
+	for (int lie = 0; lie < 2; lie++) {
+		sim.lie = lie ? VSIM_LONG_LEN : VSIM_SHORT_LEN;
+		memset(buf, 0, 4096);
+		assert_int_equal(blk_read(dev, 0, 8, buf), 0);
+		assert_memory_equal(buf, sim.disk, 4096);
+		assert_false(vb.broken);
+	}
+	sim.fail_type = VIRTIO_BLK_T_IN;
+	sim.fail_lo = 0, sim.fail_hi = 1;
+	sim.fail_status = VIRTIO_BLK_S_IOERR;
+	assert_int_equal(blk_read(dev, 0, 8, buf), -EIO);
+	down();
+}
+
 static void test_hostile_device_while_submitter_waits_for_room(void **state)
 {
 	(void)state;
@@ -1213,6 +1271,30 @@ static void test_refused_config_vector_leaves_the_device_working(void **state)
 	}
 }
 
+/* The platform cannot take a vector back, so none is asked for that might
+ * go unused.  With one vector left an irq-mode queue takes it (and does
+ * without resize news); a polled queue takes it for configuration changes;
+ * with none left both fall back to INTx. */
+static void test_scarce_vectors_are_not_wasted(void **state)
+{
+	(void)state;
+	for (int left = 0; left < 2; left++)
+		for (int irq = 0; irq < 2; irq++) {
+			struct conf c = base;
+			c.msix = 1;
+			c.use_irq = irq;
+			make(&c);
+			vsim_plat.nmsi = 4 - (unsigned)left;
+			assert_int_equal(start(&c), 0);
+			assert_int_equal(vsim_plat.nmsi, 4);
+			assert_string_equal(vb.mode, !irq ? "poll" : left ? "msix" : "intx");
+			assert_int_equal(vb.config_vector, left && !irq ? 1 : VIRTIO_NO_VECTOR);
+			assert_int_equal(vsim_msix_enabled(), left);
+			reads_back(24);
+			down();
+		}
+}
+
 /* A device that sets DEVICE_NEEDS_RESET and says so by a configuration
  * change (as QEMU does when it finds the driver at fault) is reset at once,
  * not after the timeout: what it held fails with -EIO, and the next request
@@ -1249,6 +1331,49 @@ static void test_device_that_needs_reset_is_reset_at_once(void **state)
 			}
 }
 
+/* A done callback may submit again, even as its request fails in a reset:
+ * by then the device is up again, so the new request goes to a live ring,
+ * keeps its own fresh id (the failing loop does not take it for one of the
+ * old), and completes without waiting out a timeout. */
+static struct blk_request retries[4];
+
+static void retry_once(struct blk_request *r)
+{
+	struct blk_request *again = &retries[r - reqs];
+	*again = (struct blk_request){.op = r->op, .lba = r->lba, .count = r->count, .buf = r->buf};
+	assert_int_equal(blk_submit(dev, again), 0);
+}
+
+static void test_done_callback_may_submit_again_during_a_reset(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		struct conf c = base;
+		c.packed = packed;
+		up(&c);
+		fill(sim.disk, 4 * 512, 23);
+		sim.stop_at_request = 1;
+		for (int i = 0; i < 4; i++) {
+			reqs[i] = (struct blk_request){.op = BLK_READ,
+						       .lba = (uint64_t)i,
+						       .count = 1,
+						       .buf = buf + 512 * i,
+						       .done = retry_once};
+			assert_int_equal(blk_submit(dev, &reqs[i]), 0);
+		}
+		uint64_t t0 = vsim_plat.now_ns;
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(blk_wait(dev, &reqs[i]), -EIO);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(blk_wait(dev, &retries[i]), 0);
+		assert_true(vsim_plat.now_ns - t0 < vb.opt.timeout_ns / 100);
+		assert_memory_equal(buf, sim.disk, 4 * 512);
+		assert_int_equal(vb.stats.resets, 1);
+		assert_int_equal(vb.in_flight, 0);
+		down();
+	}
+}
+
 /* DEVICE_NEEDS_RESET announced while nothing waits: the next submit
  * resets the device first, so its own request is not lost. */
 static void test_device_that_needs_reset_between_requests_is_reset_first(void **state)
@@ -1277,7 +1402,7 @@ int main(void)
 		cmocka_unit_test(test_features_ok_refused_marks_failed),
 		cmocka_unit_test(test_reset_that_never_completes_is_bounded),
 		cmocka_unit_test(test_config_generation_loop_is_bounded),
-		cmocka_unit_test(test_queue_of_one_or_two_needs_indirect),
+		cmocka_unit_test(test_queue_too_short_for_a_request_is_refused),
 		cmocka_unit_test(test_roundtrip_every_ring_and_wait),
 		cmocka_unit_test(test_4096_byte_blocks_address_in_512_byte_sectors),
 		cmocka_unit_test(test_split_indices_wrap_at_2_16),
@@ -1301,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_discard_and_write_zeroes_not_negotiated_are_enotsup),
 		cmocka_unit_test(test_geometry_and_topology_are_read),
 		cmocka_unit_test(test_write_through_device_gets_no_flush),
+		cmocka_unit_test(test_cache_seen_before_a_reset_is_still_flushed),
 		cmocka_unit_test(test_every_status_code_reaches_the_caller),
 		cmocka_unit_test(test_error_in_one_piece_fails_the_whole_request),
 		cmocka_unit_test(test_silent_device_times_out_and_is_reset),
@@ -1309,12 +1435,15 @@ int main(void)
 		cmocka_unit_test(test_hostile_device_is_stopped),
 		cmocka_unit_test(test_short_used_length_fails_the_request),
 		cmocka_unit_test(test_legacy_used_length_is_not_checked),
+		cmocka_unit_test(test_packed_length_without_write_flag_is_ignored),
 		cmocka_unit_test(test_hostile_device_while_submitter_waits_for_room),
 		cmocka_unit_test(test_resize_reaches_the_block_layer),
 		cmocka_unit_test(test_device_that_needs_reset_is_reset_at_once),
 		cmocka_unit_test(test_device_that_needs_reset_between_requests_is_reset_first),
+		cmocka_unit_test(test_done_callback_may_submit_again_during_a_reset),
 		cmocka_unit_test(test_resize_during_set_up_is_seen),
 		cmocka_unit_test(test_refused_config_vector_leaves_the_device_working),
+		cmocka_unit_test(test_scarce_vectors_are_not_wasted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,31 @@ static void test_split_kick_thresholds_near_2_16(void **state)
 	assert_true(vq.avail_idx < 100); /* it did wrap */
 }
 
+/* More than a ring's worth added since the last kick decision (a device
+ * that works unasked, a driver that batches long): the indices no longer
+ * say whether the device's event index was passed, so the driver notifies.
+ * After exactly 2^16 additions the window would look empty. */
+static void test_more_than_a_lap_without_a_decision_notifies(void **state)
+{
+	(void)state;
+	for (int packed = 0; packed < 2; packed++) {
+		setup_queue(8, packed, 1);
+		virtq_kick_prepare(&vq);
+		for (unsigned i = 0; i < 65536; i++) {
+			add_one();
+			drain();
+		}
+		if (packed) { /* the device asks for a notification at a descriptor far off */
+			vq.device_event->off_wrap =
+				(uint16_t)((vq.next_avail + 4) % vq.size | !vq.avail_wrap << 15);
+			vq.device_event->flags = PVIRTQ_EVENT_DESC;
+		} else { /* or at the index the driver already had at its last decision */
+			*(uint16_t *)&vq.used->ring[vq.size] = (uint16_t)(vq.avail_idx - 1);
+		}
+		assert_int_equal(virtq_kick_prepare(&vq), 1);
+	}
+}
+
 static void test_split_flags_without_event_idx(void **state)
 {
 	(void)state;
@@ -213,6 +238,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_need_event_rule_across_wrap),
 		cmocka_unit_test(test_split_kick_thresholds_near_2_16),
+		cmocka_unit_test(test_more_than_a_lap_without_a_decision_notifies),
 		cmocka_unit_test(test_split_flags_without_event_idx),
 		cmocka_unit_test(test_split_used_event_asks_for_the_next_completion),
 		cmocka_unit_test(test_packed_kick_thresholds_across_laps),

@@ -95,6 +95,9 @@ struct vsim_ring {
 	int avail_wrap, used_wrap;
 	/* set to ask the driver for no notifications (the device polls) */
 	int no_notify;
+	/* packed: leave WRITE out of used descriptors, as QEMU does (their
+	 * length is then reserved, spec 2.8.4) */
+	int no_write_flag;
 	unsigned chains_seen, indirect_seen;
 };
 

@@ -91,6 +91,9 @@ static int pop_split(struct vsim_ring *r, struct vsim_chain *c)
 		r->indirect_seen++;
 		walk_split_table(c, (const struct virtq_desc *)(uintptr_t)desc[head].addr,
 				 desc[head].len / 16, 0);
+		if (c->n > r->size)
+			fail_msg("indirect chain of %u longer than the queue of %u (spec 2.7.5.3.1)", c->n,
+				 r->size);
 	} else {
 		walk_split_table(c, desc, r->size, head);
 		c->ndescs = (uint16_t)c->n;
@@ -133,6 +136,8 @@ static int pop_packed(struct vsim_ring *r, struct vsim_chain *c)
 				fail_msg("indirect descriptor inside an indirect table");
 			add_seg(c, t[i].addr, t[i].len, !!(t[i].flags & VIRTQ_DESC_F_WRITE));
 		}
+		if (c->n > r->size)
+			fail_msg("indirect chain of %u longer than the queue of %u", c->n, r->size);
 		c->id = d->id;
 		c->indirect = 1;
 		c->ndescs = 1;
@@ -192,10 +197,13 @@ int vsim_ring_push(struct vsim_ring *r, uint16_t id, uint32_t len, uint16_t ndes
 	if (r->packed) {
 		struct pvirtq_desc *d = &((struct pvirtq_desc *)r->desc)[r->used_pos];
 		struct pvirtq_event *drv_event = (struct pvirtq_event *)r->driver;
+		/* Every virtio-blk chain ends in the status byte the device wrote. */
+		uint16_t write = r->no_write_flag ? 0 : VIRTQ_DESC_F_WRITE;
 		d->id = id;
 		d->len = len;
 		plat_wmb();
-		WRITE_ONCE(d->flags, (uint16_t)(r->used_wrap ? PVIRTQ_DESC_F_AVAIL | PVIRTQ_DESC_F_USED : 0));
+		WRITE_ONCE(d->flags,
+			   (uint16_t)((r->used_wrap ? PVIRTQ_DESC_F_AVAIL | PVIRTQ_DESC_F_USED : 0) | write));
 		plat_mb();
 		uint16_t flags = READ_ONCE(drv_event->flags), off_wrap = READ_ONCE(drv_event->off_wrap);
 		int irq = flags == PVIRTQ_EVENT_ENABLE ||
