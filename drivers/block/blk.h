@@ -48,7 +48,9 @@ struct blk_request {
 	uint64_t lba;
 	uint32_t count; /* blocks; 0 for FLUSH */
 	void *buf; /* count * sector_size bytes, for READ and WRITE */
-	void (*done)(struct blk_request *r); /* optional; runs at completion */
+	/* Optional; runs at completion, inside the driver's reaping: it may
+	 * submit (even as r fails in a reset), but must not wait. */
+	void (*done)(struct blk_request *r);
 	void *ctx; /* for done */
 	unsigned flags; /* BLK_F_* */
 	int status;
