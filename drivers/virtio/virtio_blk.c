@@ -523,7 +523,9 @@ static void intx_interrupt(void *arg)
  * completion interrupts.  The platform cannot take a vector back, so none
  * is asked for that might go unused: the queue's first (without it MSI-X
  * is not used in irq mode), then the configuration's (without it an
- * irq-mode queue keeps MSI-X and does without resize news). */
+ * irq-mode queue keeps MSI-X and does without resize news).  Only a device
+ * that then refuses its configuration vector leaves one CPU vector unused:
+ * at most one per device. */
 static void setup_interrupts(struct virtio_blk *vb)
 {
 	struct pci_device *pci = vb->vdev.pci;
