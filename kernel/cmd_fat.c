@@ -276,9 +276,8 @@ static int one_path(struct args *a, int (*op)(struct fat_volume *v, const char *
 	if (resolve(a->argv[1], &v, &rel) < 0)
 		return -1;
 	int err = op(v, rel);
-	if (err == -EINVAL && is_root(rel))
-		return shell_error("%s: the root directory cannot be %s", a->argv[1],
-				   op == fat_remove ? "removed" : "created");
+	if (err == -EINVAL && is_root(rel)) /* rm: mkdir of the root is -EEXIST */
+		return shell_error("%s: the root directory cannot be removed", a->argv[1]);
 	return err < 0 ? fail(a->argv[1], err) : 0;
 }
 
@@ -301,7 +300,11 @@ int cmd_mv(struct args *a)
 		return shell_error("%s: the root directory cannot be moved or replaced", a->argv[1]);
 	if (err == -EINVAL && is_inside(rel, rel2))
 		return shell_error("%s: a directory cannot move into itself", a->argv[2]);
-	return err < 0 ? fail(err == -EEXIST ? a->argv[2] : a->argv[1], err) : 0;
+	if (err < 0) { /* blame the source only if it is not there to move */
+		struct fat_stat st;
+		return fail(fat_stat(v, rel, &st) == 0 ? a->argv[2] : a->argv[1], err);
+	}
+	return 0;
 }
 
 /* cp: a new file (never over an existing one), also across volumes.  A

@@ -25,13 +25,14 @@ void dir_open(struct fat_volume *v, uint32_t cluster, struct fat_dir *d)
 }
 
 /* Where entry `index` is.  Returns 0, 1 past the end of the directory, or
- * an error (a chain that is damaged or longer than any directory may be). */
+ * an error (a chain that is damaged or longer than any directory may be:
+ * a directory of exactly DIR_ENTRIES_MAX entries, 2 MiB, is whole). */
 static int entry_pos(struct fat_dir *d, uint32_t index, struct fat_entry_pos *pos)
 {
 	struct fat_volume *v = d->vol;
 	uint32_t per_sec = v->sec_bytes / DIRENT_SIZE;
 
-	if (index >= DIR_ENTRIES_MAX)
+	if (index > DIR_ENTRIES_MAX)
 		return -ELOOP;
 	if (d->cluster == 0) { /* FAT12/16 root: a fixed run of sectors */
 		if (index >= v->root_entries)
@@ -57,6 +58,8 @@ static int entry_pos(struct fat_dir *d, uint32_t index, struct fat_entry_pos *po
 		d->cur_cluster = next;
 		d->cur_base += per_clus;
 	}
+	if (index == DIR_ENTRIES_MAX)
+		return -ELOOP; /* the chain goes on past 2 MiB */
 	uint32_t in = index - d->cur_base;
 	pos->sector = clus_sector(v, d->cur_cluster) + in / per_sec;
 	pos->offset = (uint16_t)(in % per_sec * DIRENT_SIZE);
@@ -465,12 +468,20 @@ static int grow(struct fat_volume *v, uint32_t last)
 	uint32_t c;
 	int err = fat_alloc(v, last, 1, &c, &c);
 
-	if (err < 0 || (err = fat_order(v, FAT_ORDER_LINKED)) < 0)
+	if (err < 0)
 		return err;
-	/* Zeros reach the disk at once, before the FAT that links them. */
-	for (uint32_t i = 0; i < v->sec_per_clus && !err; i++)
-		err = fat_dev_write(v, clus_sector(v, c) + i, 1, zero);
+	/* The zeros are written now and made durable (a FLUSH, on a device
+	 * with a volatile cache) before the FAT that links the cluster can be
+	 * written back: never a directory cluster of stale bytes, which would
+	 * read as entries.  If they fail, the cluster is unlinked again. */
+	if ((err = fat_order(v, FAT_ORDER_LINKED)) == 0)
+		for (uint32_t i = 0; i < v->sec_per_clus && !err; i++)
+			err = fat_dev_write(v, clus_sector(v, c) + i, 1, zero);
+	if (!err)
+		err = fat_barrier(v);
 	cache_discard(v, clus_sector(v, c), v->sec_per_clus);
+	if (err < 0 && fat_set(v, last, EOC) == 0)
+		fat_free_chain(v, c);
 	return err;
 }
 
@@ -502,18 +513,26 @@ static int write_lfn(struct fat_volume *v, struct fat_dir *d, uint32_t start, ui
 	return 0;
 }
 
+int dir_name_check(const char *name)
+{
+	static uint16_t units[FAT_NAME_MAX];
+
+	if (!name_valid(name) || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
+	return n < 0 ? n : 0;
+}
+
 int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_t attr, uint32_t cluster,
 	    uint32_t size, struct dir_slot *slot)
 {
 	uint16_t units[FAT_NAME_MAX + LFN_UNITS];
 	uint8_t sfn[11], nt;
-	int err;
+	int err = dir_name_check(name);
 
-	if (!name_valid(name) || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return -EINVAL;
+	if (err < 0)
+		return err;
 	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
-	if (n < 0)
-		return n;
 	if (!slot->planned || slot->dir_cluster != dir_cluster) {
 		if ((err = scan_dir(v, dir_cluster, name, 0, slot)) < 0)
 			return err;

@@ -13,7 +13,8 @@
  *   -ENOTEMPTY rm of a non-empty directory
  *   -EINVAL   one of exactly these (the call's comment says which apply):
  *             - a new name that cannot be stored: not UTF-8, "." or "..",
- *               or holding / \ : * ? " < > | or a control character
+ *               ending in a dot or a space, or holding
+ *               / \ : * ? " < > | or a control character
  *               (fat_open with CREATE, fat_mkdir, fat_rename's target);
  *             - fat_open's flags: CREATE or TRUNC without WRITE;
  *             - fat_remove of the root (or a path ending in "." or "..");

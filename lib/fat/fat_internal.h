@@ -180,6 +180,9 @@ void dir_open(struct fat_volume *v, uint32_t cluster, struct fat_dir *d);
 int dir_next(struct fat_dir *d, struct fat_dirent *e, struct dir_slot *slot);
 /* The cluster a ".." or directory entry's 0 means: the root. */
 uint32_t dir_root(const struct fat_volume *v);
+/* 0 if name can be stored as a new entry's name; -EINVAL (see fat.h) or
+ * -ENAMETOOLONG.  Creating calls check before they change anything. */
+int dir_name_check(const char *name);
 /* Adds an entry set for name with the given short-entry fields (attr,
  * cluster, size); fills *slot.  The directory grows by a cluster if needed.
  * *slot comes from a dir_lookup of name in this directory: its plan is used

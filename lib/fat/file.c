@@ -13,11 +13,13 @@
  * the chain.  Freeing goes the other way: the entry that stops pointing at
  * clusters is written before the FAT frees them.  A FLUSH separates the
  * two (fat_order) on a device with a volatile cache, so this holds against
- * a host crash too.  What a crash can leave: lost clusters, or a chain
- * longer than its file's size (a FAT window evicted while the file grew,
- * before its entry's new size was written: fsck truncates the chain, no
- * byte within the size is lost); never a chain shared, shorter than its
- * file or pointing at a free cluster (docs/fat.md).
+ * a host crash too.  A rename writes the new entry before it deletes the
+ * old.  What a crash can leave: lost clusters, a chain longer than its
+ * file's size (a FAT window evicted while the file grew, before its entry's
+ * new size was written: fsck truncates the chain, no byte within the size
+ * is lost), a renamed file under both names; never what was synced lost,
+ * nor an entry pointing at a free cluster (docs/fat.md has the full list,
+ * which tests/unit/test_fat_crash.c checks).
  */
 #include <errno.h>
 #include <string.h>
@@ -248,7 +250,7 @@ int fat_open(struct fat_volume *v, const char *path, int flags, struct fat_file 
 		return -EISDIR;
 	err = dir_lookup(v, path_a.dir, path_a.leaf, &slot);
 	if (err == -ENOENT && (flags & FAT_O_CREATE)) {
-		if ((err = fat_begin_change(v)) < 0)
+		if ((err = dir_name_check(path_a.leaf)) < 0 || (err = fat_begin_change(v)) < 0)
 			return err;
 		err = dir_add(v, path_a.dir, path_a.leaf, FAT_ATTR_ARCHIVE, 0, 0, &slot);
 	} else if (err == 0 && (flags & FAT_O_CREATE) && (flags & FAT_O_EXCL)) {
@@ -340,12 +342,17 @@ int fat_truncate(struct fat_file *f, uint32_t size)
 	}
 	/* Shrinking: the entry stops pointing at the clusters first. */
 	uint32_t keep = (uint32_t)(((uint64_t)size + v->clus_bytes - 1) / v->clus_bytes);
-	uint32_t first = f->first_cluster;
+	uint32_t first = f->first_cluster, old_size = f->size;
 	f->size = size;
 	if (keep == 0)
 		f->first_cluster = 0;
-	if ((err = update_entry(f)) < 0 || (err = cache_write(v, f->entry.sector)) < 0)
+	if ((err = update_entry(f)) < 0 || (err = cache_write(v, f->entry.sector)) < 0) {
+		/* The file as it was, in memory and in the cached entry. */
+		f->size = old_size;
+		f->first_cluster = first;
+		update_entry(f);
 		return err;
+	}
 	f->first_cluster = first;
 	return cut_chain(f, keep);
 }
@@ -395,7 +402,8 @@ int fat_mkdir(struct fat_volume *v, const char *path)
 		return -EEXIST;
 	if (err != -ENOENT)
 		return err;
-	if ((err = fat_begin_change(v)) < 0 || (err = fat_alloc(v, 0, 1, &c, &c)) < 0)
+	if ((err = dir_name_check(path_a.leaf)) < 0 || (err = fat_begin_change(v)) < 0 ||
+	    (err = fat_alloc(v, 0, 1, &c, &c)) < 0)
 		return err;
 	if ((err = init_dir_cluster(v, c, dotdot_of(v, path_a.dir))) < 0 ||
 	    (err = dir_add(v, path_a.dir, path_a.leaf, FAT_ATTR_DIR, c, 0, &slot)) < 0) {
@@ -499,23 +507,24 @@ int fat_rename(struct fat_volume *v, const char *from, const char *to)
 		if (moved && (memcmp(dotdot, "..         ", 11) != 0 || !(dotdot[11] & FAT_ATTR_DIR)))
 			return -EBADMSG; /* no ".." where it must be */
 	}
-	if ((err = fat_begin_change(v)) < 0)
+	if ((err = dir_name_check(path_b.leaf)) < 0 || (err = fat_begin_change(v)) < 0)
 		return err;
-	/* Three steps, each on disk before the next, so that no crash leaves
-	 * two entries pointing at one chain: an empty entry under the new
-	 * name; the old entry deleted; the new entry filled in. */
-	if ((err = dir_add(v, path_b.dir, path_b.leaf, FAT_ATTR_ARCHIVE, 0, 0, &dst)) < 0 ||
-	    (err = cache_flush(v, 1)) < 0 || (err = fat_barrier(v)) < 0)
-		return err;
-	if ((err = dir_remove(v, &src)) < 0 || (err = cache_flush(v, 1)) < 0 || (err = fat_barrier(v)) < 0)
+	/* Steps, each on disk before the next, so that no crash loses what is
+	 * being renamed: the new entry, whole; a moved directory's ".."; the
+	 * old entry deleted.  A crash between them leaves the chain under both
+	 * names (fsck.fat keeps it under one), never under none. */
+	if ((err = dir_add(v, path_b.dir, path_b.leaf, FAT_ATTR_ARCHIVE, 0, 0, &dst)) < 0)
 		return err;
 	memcpy(dst.raw + 13, src.raw + 13, DIRENT_SIZE - 13); /* times, cluster, size */
 	dst.raw[11] = src.raw[11];
-	if ((err = dir_write_entry(v, dst.pos, dst.raw)) < 0)
+	if ((err = dir_write_entry(v, dst.pos, dst.raw)) < 0 || (err = cache_flush(v, 1)) < 0 ||
+	    (err = fat_barrier(v)) < 0)
 		return err;
 	if (is_dir && moved) {
 		ent_set_cluster(dotdot, dotdot_of(v, path_b.dir));
-		err = dir_write_entry(v, dotdot_pos, dotdot);
+		if ((err = dir_write_entry(v, dotdot_pos, dotdot)) < 0 || (err = cache_flush(v, 1)) < 0 ||
+		    (err = fat_barrier(v)) < 0)
+			return err;
 	}
-	return err;
+	return dir_remove(v, &src);
 }

@@ -69,7 +69,7 @@ static int parse_bpb(struct fat_volume *v, const uint8_t *b, uint64_t part_secto
 	v->clusters = (v->total_sectors - v->data_sector) / v->sec_per_clus;
 	if (v->clusters == 0)
 		return bad(why, "no data clusters");
-	if (v->clusters > 0x0FFFFFF4)
+	if (v->clusters > 0x0FFFFFF5) /* clusters 2 .. 0x0FFFFFF6 */
 		return bad(why, "more clusters than FAT32 can number");
 	v->type = v->clusters < 4085 ? 12 : v->clusters < 65525 ? 16 : 32;
 	uint64_t need = v->type == 12	? (((uint64_t)v->clusters + 2) * 3 + 1) / 2

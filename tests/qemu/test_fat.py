@@ -128,6 +128,15 @@ def test_missing_path_is_one_error_line(boot, img):
     assert len(out) == 1 and out[0].startswith("error: "), out
 
 
+def test_mv_names_the_path_at_fault(boot, img):
+    q = boot(extra=drive(img))
+    assert q.cmd_lines("mv /nope /x") == ["error: /nope: no such file or directory"]
+    assert q.cmd_lines("mv /README.TXT /nodir/x") == ["error: /nodir/x: no such file or directory"]
+    out = q.cmd_lines("mv /README.TXT /bad?name")
+    assert len(out) == 1 and out[0].startswith("error: /bad?name: "), out
+    assert ok(q, "stat /README.TXT")
+
+
 def test_writes_survive_poweroff_and_pass_fsck(boot, img, tmp_path):
     q = boot(extra=drive(img))
     ok(q, "mkdir /new")

@@ -80,7 +80,7 @@ static inline void img_fail_writes(struct img_dev *d, unsigned n)
 	d->fail_write_from = n ? d->writes + n : 0;
 }
 
-static void img_open(struct img_dev *d, const char *path, uint32_t sector_size, int read_only)
+static inline void img_open(struct img_dev *d, const char *path, uint32_t sector_size, int read_only)
 {
 	struct stat st;
 
@@ -101,7 +101,7 @@ static void img_open(struct img_dev *d, const char *path, uint32_t sector_size, 
 	strcpy(d->dev.name, "img");
 }
 
-static void img_close(struct img_dev *d) { close(d->fd); }
+static inline void img_close(struct img_dev *d) { close(d->fd); }
 
 /* Runs a shell command; returns its exit status. */
 static int run(const char *fmt, ...)
@@ -154,7 +154,7 @@ static void img_path(char *out, size_t size, const char *tag)
 }
 
 /* fsck.fat -n passes with nothing to say about the volume at byte offset. */
-static int fsck_ok(const char *img, uint64_t offset)
+static inline int fsck_ok(const char *img, uint64_t offset)
 {
 	char *out;
 	int rc;

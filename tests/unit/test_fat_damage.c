@@ -388,6 +388,159 @@ static void test_flush_between_fat_and_entries(void **s)
 	finish();
 }
 
+/* A directory of exactly 65536 entries (2 MiB, as large as FAT allows and
+ * fsck.fat accepts) is whole: it lists to its end, a name not in it is not
+ * found, and a new one takes a free slot.  Only a chain that goes on past
+ * 2 MiB is a loop. */
+static void test_directory_of_2_mib(void **s)
+{
+	(void)s;
+	const char *why;
+	static uint8_t deleted[2048];
+	static struct fat_dirent e;
+	struct fat_dir d;
+	struct fat_stat st;
+	struct fat_file f;
+	uint32_t first, last, next;
+
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_mkdir(&vol, "/big"), 0);
+	first = first_cluster("/big");
+	/* Every entry but "." and ".." deleted (0xE5): none ends the listing. */
+	memset(deleted, ' ', sizeof(deleted));
+	for (size_t i = 0; i < sizeof(deleted); i += DIRENT_SIZE)
+		deleted[i] = 0xE5;
+	uint32_t per_clus = vol.clus_bytes / DIRENT_SIZE;
+	assert_true(vol.sec_bytes * vol.sec_per_clus <= sizeof(deleted));
+	assert_int_equal(fat_alloc(&vol, first, 65536 / per_clus - 1, &next, &last), 0);
+	assert_int_equal(fat_sync(&vol), 0);
+	for (uint32_t c = next;; c = next) {
+		assert_int_equal(fat_dev_write(&vol, clus_sector(&vol, c), vol.sec_per_clus, deleted), 0);
+		if (c == last)
+			break;
+		assert_int_equal(fat_get(&vol, c, &next), 0);
+	}
+	static uint8_t head[512];
+	assert_int_equal(fat_dev_read(&vol, clus_sector(&vol, first), 1, head), 0);
+	memcpy(head + 2 * DIRENT_SIZE, deleted, sizeof(head) - 2 * DIRENT_SIZE); /* after "." and ".." */
+	assert_int_equal(fat_dev_write(&vol, clus_sector(&vol, first), 1, head), 0);
+	assert_int_equal(fat_dev_write(&vol, clus_sector(&vol, first) + 1, vol.sec_per_clus - 1, deleted), 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_true(fsck_ok(img, 0));
+
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_opendir(&vol, "/big", &d), 0);
+	assert_int_equal(fat_readdir(&d, &e), 0);
+	assert_int_equal(fat_stat(&vol, "/big/x", &st), -ENOENT);
+	assert_int_equal(fat_open(&vol, "/big/x", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	assert_int_equal(fat_stat(&vol, "/big/x", &st), 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_true(fsck_ok(img, 0));
+	/* One cluster more, and the chain is past any directory's size. */
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_alloc(&vol, last, 1, &next, &next), 0);
+	assert_int_equal(fat_sync(&vol), 0);
+	assert_int_equal(fat_stat(&vol, "/big/y", &st), -ELOOP);
+	assert_int_equal(fat_unmount(&vol), 0);
+	finish();
+}
+
+/* A name that cannot be stored is refused before anything is written: the
+ * image is byte for byte what it was. */
+static void test_bad_names_change_nothing(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	char long_name[300];
+
+	make();
+	char *before = image_sum();
+	assert_int_equal(mount_img(0, &why), 0);
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[0] = '/';
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(fat_open(&vol, "/trailing.", FAT_O_WRITE | FAT_O_CREATE, &f), -EINVAL);
+	assert_int_equal(fat_open(&vol, "/trailing ", FAT_O_WRITE | FAT_O_CREATE, &f), -EINVAL);
+	assert_int_equal(fat_open(&vol, long_name, FAT_O_WRITE | FAT_O_CREATE, &f), -ENAMETOOLONG);
+	assert_int_equal(fat_mkdir(&vol, "/a*b"), -EINVAL);
+	assert_int_equal(fat_mkdir(&vol, long_name), -ENAMETOOLONG);
+	assert_int_equal(fat_rename(&vol, "/a.txt", "/dir/what?"), -EINVAL);
+	assert_int_equal(fat_rename(&vol, "/a.txt", long_name), -ENAMETOOLONG);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	char *after = image_sum();
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	unlink(img);
+}
+
+/* A shrink whose entry cannot be written leaves the file as it was, in
+ * memory and on disk: its clusters are neither lost nor freed. */
+static void test_failed_shrink_keeps_the_file(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	static char want[5000];
+
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	assert_int_equal(fat_open(&vol, "/a.txt", FAT_O_WRITE, &f), 0);
+	img_fail_range(&dev, vol.root_sector, vol.root_sector + vol.root_sectors);
+	img_fail_writes(&dev, 1);
+	assert_int_equal(fat_truncate(&f, 0), -EIO);
+	img_fail_writes(&dev, 0);
+	img_fail_range(&dev, 0, 0);
+	assert_int_equal(f.size, 5000);
+	assert_true(f.first_cluster != 0);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_true(fsck_ok(img, 0));
+	memset(want, 'a', sizeof(want));
+	char *out = run_output("mtype -i %s ::/a.txt", img);
+	assert_int_equal(run_output_len, sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+	free(out);
+	unlink(img);
+}
+
+/* A directory that cannot have its new cluster zeroed does not keep it. */
+static void test_failed_grow_gives_the_cluster_back(void **s)
+{
+	(void)s;
+	const char *why;
+	struct fat_file f;
+	char name[32];
+	uint32_t len, last, free_before, free_after;
+
+	make();
+	assert_int_equal(mount_img(0, &why), 0);
+	uint32_t per_clus = vol.clus_bytes / DIRENT_SIZE;
+	for (uint32_t i = 3; i < per_clus; i++) { /* ".", "..", b.txt, then these */
+		snprintf(name, sizeof(name), "/dir/f%u", i);
+		assert_int_equal(fat_open(&vol, name, FAT_O_WRITE | FAT_O_CREATE, &f), 0);
+	}
+	assert_int_equal(fat_count_free(&vol, &free_before), 0);
+	img_fail_range(&dev, vol.data_sector, vol.total_sectors);
+	img_fail_writes(&dev, 1);
+	assert_int_equal(fat_open(&vol, "/dir/one too many", FAT_O_WRITE | FAT_O_CREATE, &f), -EIO);
+	img_fail_writes(&dev, 0);
+	img_fail_range(&dev, 0, 0);
+	assert_int_equal(fat_chain_check(&vol, first_cluster("/dir"), &len, &last), 0);
+	assert_int_equal(len, 1);
+	assert_int_equal(fat_count_free(&vol, &free_after), 0);
+	assert_int_equal(free_after, free_before);
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_true(fsck_ok(img, 0));
+	unlink(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +557,10 @@ int main(void)
 		cmocka_unit_test(test_stale_fsinfo_not_trusted),
 		cmocka_unit_test(test_active_fat_without_mirroring),
 		cmocka_unit_test(test_flush_between_fat_and_entries),
+		cmocka_unit_test(test_directory_of_2_mib),
+		cmocka_unit_test(test_bad_names_change_nothing),
+		cmocka_unit_test(test_failed_shrink_keeps_the_file),
+		cmocka_unit_test(test_failed_grow_gives_the_cluster_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
