@@ -1,10 +1,12 @@
 /*
  * The split ring.  The driver owns the descriptor table and the available
- * ring; the device owns the used ring.  Free descriptors are linked
- * through vq->next, the driver's own copy of the next fields (the device
- * can write the table: a chain is never walked by reading it back).  Making a chain available is: fill
- * descriptors, put the head in avail->ring, barrier, bump avail->idx.  Reading one back is: see used->idx
- * move, barrier, read the element.  (x86 and virtio are both little-endian, so fields are used as they are.)
+ * ring; the device owns the used ring.  Free descriptors are linked through
+ * vq->next, the driver's own copy of the next fields (the device can write
+ * the table: a chain is never walked by reading it back).  Making a chain
+ * available is: fill descriptors, put the head in avail->ring, barrier,
+ * bump avail->idx.  Reading one back is: see used->idx move, barrier, read
+ * the element.  (x86 and virtio are both little-endian, so fields are used
+ * as they are.)
  */
 #include <errno.h>
 
@@ -101,7 +103,8 @@ int virtq_split_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 		return -EIO;
 	vq->last_used++;
 
-	/* Give the chain's descriptors back: its tail already links to the old free head. */
+	/* Give the chain's descriptors back: to its tail by our own links, and
+	 * the whole chain onto the front of the free list. */
 	uint16_t tail = (uint16_t)eid;
 	for (unsigned k = 1; k < vq->chain_len[eid]; k++)
 		tail = vq->next[tail];
