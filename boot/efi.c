@@ -42,8 +42,27 @@ static EFI_GUID shell_params_guid = EFI_SHELL_PARAMETERS_PROTOCOL_GUID;
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
 
-/* One line through ConOut (before ExitBootServices only): ASCII in, "\n"
- * becomes CRLF. */
+/* What the application has to say before ExitBootServices waits in
+ * info.early_log for the kernel to print on COM1: nothing goes out through
+ * ConOut on the way to the kernel, because OVMF's serial terminal reads
+ * COM1 until boot services end, and bytes typed after our first output
+ * would be lost with it (the console contract keeps every byte from the
+ * kernel's first output on). */
+static char early_log[1024];
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	size_t used = strlen(early_log);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(early_log + used, sizeof(early_log) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* One line through ConOut, for an error that returns to the firmware
+ * (before ExitBootServices only): ASCII in, "\n" becomes CRLF. */
 static void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void con_printf(const char *fmt, ...)
 {
@@ -107,8 +126,8 @@ static void read_cmdline(EFI_HANDLE image)
 	if (!li->LoadOptions || li->LoadOptionsSize < sizeof(CHAR16))
 		return;
 	if (cmdline_append(li->LoadOptions, li->LoadOptionsSize / sizeof(CHAR16)) < 0) {
-		con_printf("tinyvio: LoadOptions (%u bytes) are not text: no command line\n",
-			   (unsigned)li->LoadOptionsSize);
+		note("tinyvio: LoadOptions (%u bytes) are not text: no command line\n",
+		     (unsigned)li->LoadOptionsSize);
 		return;
 	}
 	char *c = info.cmdline;
@@ -256,20 +275,20 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	EFI_LOADED_IMAGE *li = NULL;
 	bs->HandleProtocol(image, &loaded_image_guid, (void **)&li);
 
-	con_printf("tinyvio: UEFI entry, image at %#llx (%llu KiB)\n",
-		   li ? (unsigned long long)(uintptr_t)li->ImageBase : 0ull,
-		   li ? (unsigned long long)(li->ImageSize >> 10) : 0ull);
+	note("tinyvio: UEFI entry, image at %#llx (%llu KiB)\n",
+	     li ? (unsigned long long)(uintptr_t)li->ImageBase : 0ull,
+	     li ? (unsigned long long)(li->ImageSize >> 10) : 0ull);
 	if (read_cr4() & CR4_LA57) {
 		con_printf("error: 5-level paging is on; tinyvio builds 4-level page tables\n");
 		return EFI_UNSUPPORTED;
 	}
 	info.loader = "uefi";
+	info.early_log = early_log;
 	read_cmdline(image);
 	info.rsdp = find_rsdp();
 	if (!info.rsdp)
-		con_printf("tinyvio: no ACPI RSDP in the configuration table\n");
-
-	con_printf("tinyvio: leaving boot services; the console continues on COM1\n");
+		note("tinyvio: no ACPI RSDP in the configuration table\n");
+	note("tinyvio: left boot services\n");
 
 	/* ExitBootServices needs the key of the current map; an event may change
 	 * the map in between (EFI_INVALID_PARAMETER): fetch it again and retry.
@@ -297,7 +316,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		}
 		/* The firmware's console may be half gone: say it on COM1. */
 		console_init();
-		kprintf("\nerror: ExitBootServices failed after %d tries: status %#llx\n", tries,
+		kprintf("\n%serror: ExitBootServices failed after %d tries: status %#llx\n", early_log, tries,
 			(unsigned long long)st);
 		return st;
 	}

@@ -45,6 +45,16 @@ static int checksum_ok(const void *p, size_t n)
 	return sum == 0;
 }
 
+/* A table is believed only if its length is sane (a header at least, and
+ * no more than ACPI_TABLE_MAX: a hostile length is not summed over
+ * gigabytes) and its bytes sum to zero. */
+#define ACPI_TABLE_MAX (4u << 20)
+
+static int table_ok(const struct sdt_header *h)
+{
+	return h->length >= sizeof(*h) && h->length <= ACPI_TABLE_MAX && checksum_ok(h, h->length);
+}
+
 static const struct rsdp *rsdp_scan(uint64_t start, uint64_t len)
 {
 	for (uint64_t a = start; a + sizeof(struct rsdp) <= start + len; a += 16) {
@@ -60,6 +70,8 @@ static void parse_madt(const struct sdt_header *h)
 	const uint8_t *p = (const uint8_t *)h + sizeof(*h);
 	const uint8_t *end = (const uint8_t *)h + h->length;
 
+	if (h->length < sizeof(*h) + 8)
+		return; /* not even the local APIC address and flags */
 	acpi.lapic_addr = *(const uint32_t *)p;
 	p += 8; /* local APIC address, flags */
 	while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
@@ -139,7 +151,7 @@ static void parse_fadt(const struct sdt_header *h)
 	uint64_t dsdt = dsdt64 ? dsdt64 : dsdt32;
 	if (dsdt) {
 		const struct sdt_header *d = (const void *)(uintptr_t)dsdt;
-		if (memcmp(d->signature, "DSDT", 4) == 0 && checksum_ok(d, d->length))
+		if (memcmp(d->signature, "DSDT", 4) == 0 && table_ok(d))
 			parse_dsdt_s5(d);
 	}
 }
@@ -148,7 +160,7 @@ static void parse_table(uint64_t addr)
 {
 	const struct sdt_header *h = (const void *)(uintptr_t)addr;
 
-	if (!addr || h->length < sizeof(*h) || !checksum_ok(h, h->length))
+	if (!addr || !table_ok(h))
 		return;
 	if (memcmp(h->signature, "APIC", 4) == 0)
 		parse_madt(h);
@@ -171,7 +183,10 @@ int acpi_init(uint64_t rsdp_addr)
 		if (!r)
 			r = rsdp_scan(0xE0000, 0x20000);
 	}
-	if (!r || memcmp(r->signature, "RSD PTR ", 8) != 0)
+	/* One given by the loader is checked as one found by scanning is; a
+	 * revision 2 RSDP also has its extended checksum. */
+	if (!r || memcmp(r->signature, "RSD PTR ", 8) != 0 || !checksum_ok(r, 20) ||
+	    (r->revision >= 2 && !checksum_ok(r, sizeof(*r))))
 		return -ENOENT;
 
 	const struct sdt_header *root;
@@ -183,7 +198,7 @@ int acpi_init(uint64_t rsdp_addr)
 		root = (const void *)(uintptr_t)r->rsdt;
 		entry_size = 4;
 	}
-	if (root->length < sizeof(*root) || !checksum_ok(root, root->length))
+	if (!table_ok(root))
 		return -ENOENT;
 	size_t n = (root->length - sizeof(*root)) / entry_size;
 	const uint8_t *e = (const uint8_t *)root + sizeof(*root);

@@ -77,7 +77,13 @@ void apic_init(void)
 		acpi.ioapic_count = 1;
 		acpi.ioapic[0].addr = IOAPIC_DEFAULT;
 	}
-	wrmsr(MSR_APIC_BASE, (rdmsr(MSR_APIC_BASE) & 0xFFF) | (1 << 11) | acpi.lapic_addr);
+	/* The registers below are the xAPIC's, in memory.  Firmware may have
+	 * left x2APIC mode on (bit 10), which answers only MSRs; it can be left
+	 * only through the disabled state (SDM vol. 3, 11.12.5). */
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	if (base & (1 << 10))
+		wrmsr(MSR_APIC_BASE, base & ~(uint64_t)((1 << 11) | (1 << 10)));
+	wrmsr(MSR_APIC_BASE, (base & 0xFFF & ~(uint64_t)(1 << 10)) | (1 << 11) | acpi.lapic_addr);
 	lapic = (volatile uint32_t *)(uintptr_t)acpi.lapic_addr;
 	lapic_write(LAPIC_TPR, 0);
 	lapic_write(LAPIC_LVT_LINT0, RED_MASKED);

@@ -17,6 +17,7 @@ struct mem_region {
 
 struct boot_info {
 	const char *loader; /* "pvh" or "uefi" */
+	const char *early_log; /* the loader's own messages, printed first; NULL: none */
 	char cmdline[BOOT_CMDLINE_MAX]; /* NUL-terminated, may be empty */
 	uint64_t rsdp; /* physical address of the ACPI RSDP, 0 if unknown */
 	unsigned mem_count;

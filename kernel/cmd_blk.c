@@ -249,7 +249,7 @@ int cmd_bench_blk(struct args *a)
 	if (parse_u64(a->argv[4], &bs) < 0 || parse_u64(a->argv[5], &qd) < 0 ||
 	    parse_u64(a->argv[6], &count) < 0)
 		return shell_error("bench: BS, QD and COUNT must be numbers");
-	if (bs == 0 || bs % dev->sector_size || qd == 0 || qd > BENCH_MAX_QD || qd * bs > IO_BUF_BYTES ||
+	if (bs == 0 || bs % dev->sector_size || qd == 0 || qd > BENCH_MAX_QD || bs > IO_BUF_BYTES / qd ||
 	    count == 0 || count > BENCH_MAX_COUNT || bs / dev->sector_size > dev->sectors)
 		return shell_error("bench: need BS a multiple of %" PRIu32
 				   ", QD 1..%d, QD*BS <= %u, COUNT 1..%u",

@@ -11,6 +11,7 @@ int line_feed(struct line_editor *le, unsigned char c)
 	if (le->done) {
 		le->done = 0;
 		le->len = 0;
+		le->too_long = 0;
 	}
 	if (c == '\n' && le->after_cr) {
 		le->after_cr = 0; /* the LF of a CRLF */
@@ -35,8 +36,12 @@ int line_feed(struct line_editor *le, unsigned char c)
 			le->echo("\b \b", 3);
 		return 0;
 	}
-	if ((c < 0x20 && c != '\t') || le->len == LINE_MAX_BYTES)
+	if (c < 0x20 && c != '\t')
 		return 0;
+	if (le->len == LINE_MAX_BYTES) {
+		le->too_long = 1;
+		return 0;
+	}
 	le->buf[le->len++] = (char)c;
 	/* Echo a UTF-8 sequence whole, once its last byte is in. */
 	size_t start = le->len - 1;

@@ -67,6 +67,8 @@ _Noreturn static void kernel_run(void)
 _Noreturn void kernel_main(const struct boot_info *bi)
 {
 	console_init();
+	if (bi->early_log && bi->early_log[0])
+		kprintf("\n%s", bi->early_log);
 	kprintf("\ntinyvio: booting via %s\n", bi->loader);
 	trap_init();
 	mm_init(bi);

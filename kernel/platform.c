@@ -104,34 +104,41 @@ static void intx_line_interrupt(void *arg)
 		line->handler[i].fn(line->handler[i].arg);
 }
 
-int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg)
+static int add_handler(struct intx_line *line, void (*fn)(void *arg), void *arg)
 {
-	struct intx_line *line = NULL;
-
-	for (int i = 0; i < intx_nlines; i++)
-		if (intx_lines[i].gsi == gsi)
-			line = &intx_lines[i];
-	if (!line) {
-		if (intx_nlines == INTX_LINES)
-			return -ENOSPC;
-		line = &intx_lines[intx_nlines];
-		if (!line->vector) {
-			int vec = irq_alloc_vector(intx_line_interrupt, line);
-			if (vec < 0)
-				return -ENOSPC;
-			line->vector = vec;
-		}
-		line->gsi = gsi;
-		int err = ioapic_route_pci(gsi, line->vector);
-		if (err < 0)
-			return err; /* the slot, and its vector, serve the next line */
-		intx_nlines++;
-	}
 	if (line->count == INTX_HANDLERS)
 		return -ENOSPC;
 	line->handler[line->count].fn = fn;
 	line->handler[line->count].arg = arg;
 	__atomic_store_n(&line->count, line->count + 1, __ATOMIC_RELEASE); /* filled before it runs */
+	return 0;
+}
+
+int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg)
+{
+	for (int i = 0; i < intx_nlines; i++)
+		if (intx_lines[i].gsi == gsi)
+			return add_handler(&intx_lines[i], fn, arg);
+	if (intx_nlines == INTX_LINES)
+		return -ENOSPC;
+	struct intx_line *line = &intx_lines[intx_nlines];
+	if (!line->vector) {
+		int vec = irq_alloc_vector(intx_line_interrupt, line);
+		if (vec < 0)
+			return -ENOSPC;
+		line->vector = vec;
+	}
+	/* The handler before the pin is unmasked: a line already asserted
+	 * interrupts at once, and one that no handler quiets storms. */
+	line->gsi = gsi;
+	line->count = 0;
+	add_handler(line, fn, arg);
+	int err = ioapic_route_pci(gsi, line->vector);
+	if (err < 0) {
+		line->count = 0;
+		return err; /* the slot, and its vector, serve the next line */
+	}
+	intx_nlines++;
 	return 0;
 }
 

@@ -144,6 +144,9 @@ _Noreturn void shell_run(void)
 		console_write("> ", 2);
 		while (!line_feed(&le, (unsigned char)console_getc()))
 			;
-		shell_execute(le.buf);
+		if (le.too_long) /* run part of a line, and a path or text could be another */
+			shell_error("line too long (at most %d bytes); not run", LINE_MAX_BYTES);
+		else
+			shell_execute(le.buf);
 	}
 }

@@ -93,8 +93,8 @@ static int64_t rtc_read(void)
 		day = BCD(day), mon = BCD(mon), year = BCD(year), cent = BCD(cent);
 #undef BCD
 	}
-	if (!(b & 0x02) && pm)
-		hour = (uint8_t)((hour % 12) + 12);
+	if (!(b & 0x02)) /* 12-hour clock: 12 AM is hour 0, 12 PM hour 12 */
+		hour = (uint8_t)(hour % 12 + (pm ? 12 : 0));
 	int full_year = (cent >= 19 && cent <= 30 ? cent : 20) * 100 + year;
 	if (mon < 1 || mon > 12 || day < 1 || day > 31)
 		return 0;

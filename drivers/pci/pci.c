@@ -188,7 +188,10 @@ int pci_init(uint64_t ecam_base, uint8_t bus_start, uint8_t bus_end)
 	ndevices = 0;
 	ecam = NULL;
 	if (ecam_base && bus_end >= bus_start) {
-		ecam = plat_map_mmio(ecam_base, ((uint64_t)(bus_end - bus_start) + 1) << 20);
+		/* MCFG's base address is where bus 0 would be, whatever bus the
+		 * range starts at. */
+		ecam = plat_map_mmio(ecam_base + ((uint64_t)bus_start << 20),
+				     ((uint64_t)(bus_end - bus_start) + 1) << 20);
 		ecam_first = bus_start;
 		ecam_last = bus_end;
 	}

@@ -23,10 +23,10 @@ struct pci_device {
 	struct pci_bar bar[6];
 };
 
-/* Uses ECAM at ecam_base for buses [bus_start, bus_end] when ecam_base is
- * nonzero, else configuration mechanism #1 (ports 0xCF8/0xCFC).  Then walks
- * every bus reachable through bridges from bus 0 and records each function
- * (BARs sized with decoding switched off).  Returns how many were found. */
+/* Uses ECAM for buses [bus_start, bus_end] when ecam_base (as ACPI's MCFG
+ * gives it: where bus 0's space would be) is nonzero, else configuration mechanism #1 (ports 0xCF8/0xCFC).
+ * Then walks every bus reachable through bridges from bus 0 and records each function (BARs sized with
+ * decoding switched off).  Returns how many were found. */
 int pci_init(uint64_t ecam_base, uint8_t bus_start, uint8_t bus_end);
 
 int pci_count(void);

@@ -100,6 +100,14 @@ def test_echo_1024_byte_line(qemu):
     assert qemu.cmd("echo next") == "next"
 
 
+def test_line_past_1024_bytes_is_refused_not_cut(qemu):
+    """The bytes past 1024 are dropped; running the rest could name another
+    path or write other text, so the line is refused as a whole."""
+    out = qemu.cmd_lines("echo " + "a" * 1100 + "Z")
+    assert out == ["error: line too long (at most 1024 bytes); not run"], out
+    assert qemu.cmd("echo after") == "after"
+
+
 def test_echo_then_poweroff(qemu):
     assert qemu.cmd("echo bye") == "bye"
     qemu.send_raw("poweroff\n")

@@ -45,7 +45,7 @@ def uefi_boot(machine, accel, qemu_timeout, tmp_path):
         pytest.skip("%s is missing: install Debian's ovmf" % OVMF)
     started = []
 
-    def _boot(disks):
+    def _boot(disks, wait=True):
         extra = ["-bios", OVMF, "-net", "none"]
         for i, disk in enumerate(disks):
             path, opts = (disk, "") if isinstance(disk, str) else disk
@@ -54,7 +54,8 @@ def uefi_boot(machine, accel, qemu_timeout, tmp_path):
         q = tinyvio.Qemu(machine=machine, accel=accel, extra=extra, kernel=None,
                          timeout=qemu_timeout)
         started.append(q)
-        q.banner = q.boot(timeout=max(BOOT_TIMEOUT, qemu_timeout))
+        if wait:
+            q.banner = q.boot(timeout=max(BOOT_TIMEOUT, qemu_timeout))
         return q
 
     yield _boot
@@ -77,7 +78,8 @@ def sha256_sectors(path, lba, count):
 
 
 def check_banner(q):
-    """The application spoke through ConOut, then the kernel on COM1."""
+    """The application's own lines, then the kernel's, all on COM1: nothing
+    goes through ConOut on the way to the kernel."""
     log = tinyvio.lines(q.banner)
     entry = [i for i, l in enumerate(log) if l.startswith("tinyvio: UEFI entry, image at 0x")]
     kernel = [i for i, l in enumerate(log) if l == "tinyvio: booting via uefi"]
@@ -99,6 +101,17 @@ def blk_lines(q):
 def poweroff(q):
     q.send_raw("poweroff\n")
     assert q.wait_exit() == tinyvio.EXIT_POWEROFF, q.text
+
+
+def test_uefi_input_from_the_first_line_is_kept(uefi_boot, tmp_path):
+    """Input is kept from the kernel's first output byte on: typed the
+    moment the first line shows, it reaches the shell whole (OVMF's serial
+    terminal, which reads COM1 until boot services end, never sees it)."""
+    q = uefi_boot([esp_copy(tmp_path)], wait=False)
+    q.wait_for("tinyvio: UEFI entry", timeout=BOOT_TIMEOUT)
+    q.send_raw("echo EARLYINPUT\n")
+    q.wait_prompt(timeout=BOOT_TIMEOUT)
+    assert q.wait_prompt().strip().endswith("EARLYINPUT"), tinyvio.normalise(q.text)
 
 
 def test_uefi_esp_on_vda(uefi_boot, tmp_path):

@@ -287,8 +287,11 @@ static void test_exactly_1024_bytes_accepted(void **state)
 	assert_int_equal(le.len, LINE_MAX_BYTES);
 	assert_memory_equal(le.buf, in, sizeof(in));
 	assert_int_equal(le.buf[LINE_MAX_BYTES], '\0');
+	assert_false(le.too_long);
 }
 
+/* Bytes past 1024 are dropped, and the line says so: the shell refuses to
+ * run it (part of a path or text could name something else). */
 static void test_bytes_past_1024_dropped(void **state)
 {
 	(void)state;
@@ -306,6 +309,10 @@ static void test_bytes_past_1024_dropped(void **state)
 	assert_int_equal(le.len, LINE_MAX_BYTES);
 	assert_memory_equal(le.buf, in, sizeof(in));
 	assert_int_equal(le.buf[LINE_MAX_BYTES], '\0');
+	assert_true(le.too_long);
+	assert_int_equal(FEED("ok\n"), 1); /* the next line starts afresh */
+	assert_string_equal(le.buf, "ok");
+	assert_false(le.too_long);
 }
 
 static void test_full_line_bs_makes_room(void **state)
