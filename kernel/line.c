@@ -27,12 +27,19 @@ int line_feed(struct line_editor *le, unsigned char c)
 	if (c == 0x08 || c == 0x7F) {
 		if (le->len == 0)
 			return 0;
-		size_t end = le->len;
-		do
-			le->len--;
-		while (le->len > 0 && (le->buf[le->len] & 0xC0) == 0x80);
+		/* The last character: a lead byte and the continuation bytes of
+		 * its sequence, or a stray continuation byte on its own (as it was
+		 * echoed). */
+		size_t end = le->len, start = end - 1;
+		while (start > 0 && end - start < 4 && (le->buf[start] & 0xC0) == 0x80)
+			start--;
+		size_t want = utf8_length((unsigned char)le->buf[start]);
+		int sequence = (le->buf[start] & 0xC0) != 0x80 && end - start <= want;
+		if (!sequence)
+			start = end - 1;
+		le->len = start;
 		/* A sequence still waiting for its last byte was never echoed. */
-		if (end - le->len >= utf8_length((unsigned char)le->buf[le->len]))
+		if (!sequence || end - start >= want)
 			le->echo("\b \b", 3);
 		return 0;
 	}

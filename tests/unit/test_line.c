@@ -273,6 +273,20 @@ static void test_bs_twice_over_mixed_text(void **state)
 	assert_string_equal(le.buf, "x");
 }
 
+/* A stray continuation byte is a character of its own, echoed as it came:
+ * BS takes it alone, and the screen and the line still agree. */
+static void test_bs_after_stray_continuation_byte(void **state)
+{
+	(void)state;
+
+	assert_int_equal(FEED("ab\x80"), 0);
+	reset_echo();
+	assert_int_equal(FEED("\b"), 0);
+	ASSERT_ECHOED("\b \b");
+	assert_int_equal(line_feed(&le, '\r'), 1);
+	assert_string_equal(le.buf, "ab");
+}
+
 static void test_exactly_1024_bytes_accepted(void **state)
 {
 	(void)state;
@@ -400,6 +414,7 @@ int main(void)
 		cmocka_unit_test_setup(test_bs_erases_whole_utf8_3byte, setup),
 		cmocka_unit_test_setup(test_bs_erases_whole_utf8_4byte, setup),
 		cmocka_unit_test_setup(test_bs_twice_over_mixed_text, setup),
+		cmocka_unit_test_setup(test_bs_after_stray_continuation_byte, setup),
 		cmocka_unit_test_setup(test_exactly_1024_bytes_accepted, setup),
 		cmocka_unit_test_setup(test_bytes_past_1024_dropped, setup),
 		cmocka_unit_test_setup(test_full_line_bs_makes_room, setup),
