@@ -694,7 +694,7 @@ class Report:
             gtext, met = "", ""
             if not is_seq and qd in (1, 32):
                 gtext = "≥ 5× Linux"
-                ok = self.add_goal(3, "%s %s: 4 KiB IOPS ≥ 5× Linux guest" % (cfg, name), r_l, 5.0) if lx else None
+                ok = self.add_goal(3, "%s %s: 4 KiB IOPS ≥ 5× Linux guest" % (cfg, name), r_l, 5.0)
                 met = "–" if ok is None else ("yes" if ok else "no")
                 if qd == 32:
                     ok2 = self.add_goal(3, "%s %s: QD32 within 20%% of null-co" % (cfg, name), r_n, 0.8)
@@ -702,7 +702,7 @@ class Report:
                     met += " / " + ("–" if ok2 is None else ("yes" if ok2 else "no"))
             elif is_seq:
                 gtext = "≥ 1× Linux"
-                ok = self.add_goal(3, "%s %s: sequential ≥ Linux guest" % (cfg, name), r_l, 1.0) if lx else None
+                ok = self.add_goal(3, "%s %s: sequential ≥ Linux guest" % (cfg, name), r_l, 1.0)
                 met = "–" if ok is None else ("yes" if ok else "no")
             label = "%s %s %s QD%d" % ("1 MiB" if is_seq else "4 KiB", "seq" if is_seq else "rand", op, qd)
             be = med(values(self.d["backend"][cfg], name, key))
@@ -725,7 +725,7 @@ class Report:
             be = med(values(self.d["backend"][cfg], name, "iops"))
             be_null = med(values(self.d["backend"]["null"], name, "iops"))
             n = med(self.ours("null", name, "iops"))
-            li = med(self.linux(cfg, name, "iops")) if lx else None
+            li = med(self.linux(cfg, name, "iops"))
             # The backend's own cost per request beyond null-co's (qemu-img
             # bench, no guest), added in series to our null-co time per
             # request: TCG runs the device model and the block layer on
@@ -739,19 +739,21 @@ class Report:
                 verdicts.append("5× Linux (%s) is %s" % (fmt(5 * li), "reachable" if est >= 5 * li else "out of reach"))
             if name.endswith("qd32"):
                 verdicts.append("0.8× null-co is %s" % ("reachable" if est / n >= 0.8 else "out of reach"))
-            # A ceiling, not an estimate: no guest makes the backend faster
-            # than it runs with no guest at all.
+            # Not an estimate: what the backend does with no guest at all.
+            # qemu-img bench is a client too, so this is no strict bound (a
+            # guest came within a few % of it, or past it, at QD4 on one
+            # run); it is named only when the goal would need many times it.
             ceiling = []
-            if li and be < 5 * li:
-                ceiling.append("5× Linux")
-            if name.endswith("qd32") and be < 0.8 * n:
-                ceiling.append("0.8× null-co")
+            if li and 5 * li > 2 * be:
+                ceiling.append("5× Linux would take %.1f× that" % (5 * li / be))
+            if name.endswith("qd32") and 0.8 * n > 2 * be:
+                ceiling.append("0.8× null-co would take %.1f× that" % (0.8 * n / be))
             self.w("| %s: what the backend leaves | null-co time per request + this backend's extra time per "
                    "request (qemu-img bench) = %s IOPS = %s of our null-co figure | | | | | %s%s | | |" % (
                        name, fmt(est), fmt_ratio(est / n),
                        "(%s by this estimate)" % "; ".join(verdicts) if verdicts else "",
-                       "; %s is out of reach for any guest: the backend alone, with no guest, does %s IOPS "
-                       "= %s of our null-co figure" % (" and ".join(ceiling), fmt(be), fmt_ratio(be / n))
+                       "; the backend alone, with no guest at all, does only %s IOPS = %s of our null-co "
+                       "figure: %s" % (fmt(be), fmt_ratio(be / n), "; ".join(ceiling))
                        if ceiling else ""))
         # FAT
         seq = {"write": med(self.ours(cfg, "sw1m_qd4", "mibps")), "read": med(self.ours(cfg, "sr1m_qd4", "mibps"))}
@@ -760,7 +762,7 @@ class Report:
             li = self.linux(cfg, lkey, "mibs")
             r_l = ratio(med(o), med(li))
             r_b = ratio(med(o), seq[op])
-            ok1 = self.add_goal(4, "%s bench file %s ≥ 5× Linux dd on vfat" % (cfg, op), r_l, 5.0) if lx else None
+            ok1 = self.add_goal(4, "%s bench file %s ≥ 5× Linux dd on vfat" % (cfg, op), r_l, 5.0)
             ok2 = self.add_goal(4, "%s bench file %s ≥ 90%% of bench blk seq 1 MiB QD4" % (cfg, op), r_b, 0.9)
             mets = "/".join("–" if x is None else ("yes" if x else "no") for x in (ok1, ok2))
             self.w("| FAT32 256 MiB %s%s | %s | %s | | %s | %s (of blk seq) | ≥ 5× Linux; ≥ 0.9× blk seq | %s | |" % (
@@ -770,7 +772,7 @@ class Report:
         li = self.linux(cfg, "fat_small_files", "secs")
         o = self.ours(cfg, "small_files_kernel", "secs")
         r = ratio(med(o), med(li))
-        ok = self.add_goal(4, "%s 1000 small files + sync ≤ 1/5 of Linux time" % cfg, r, 0.2, False) if lx else None
+        ok = self.add_goal(4, "%s 1000 small files + sync ≤ 1/5 of Linux time" % cfg, r, 0.2, False)
         self.w("| 1000 files of 1 KiB + sync (`bench file create`) | %s | %s | | %s (time) | | ≤ 0.2× Linux time | %s | |" % (
             cell(o, False, " s", first_problem(self.d["ours"][cfg], "small_files_kernel")),
             cell(li, False, " s") if lx else "skipped", fmt_ratio(r),
@@ -840,8 +842,10 @@ class Report:
                 h = r.get("_host", {})
                 if h.get("t_exit_s"):
                     noise.append(h.get("other_cpu_s", 0) / h["t_exit_s"])
-        self.w("- host noise (CPU seconds of other processes per second of a QEMU run, ours and Linux): median %s"
-               % (fmt(med([x for x in noise])) if noise else "–"))
+        self.w("- host noise (CPU seconds of other processes per second of a QEMU run, ours and Linux: the "
+               "host's busy time less QEMU's own, clamped at 0; in a VM QEMU's own count can exceed the host's, "
+               "so this undercounts, and it says nothing of the hypervisor under the host): median %s, max %s"
+               % ((fmt(med(noise)), fmt(max(noise))) if noise else ("–", "–")))
         self.w()
         self.w("## Block and file figures")
         self.w()
@@ -935,6 +939,9 @@ class Report:
         known = sum(1 for g in self.goals if g[2] is not None)
         self.w()
         self.w("%d of %d measured goals met; %d not measured." % (met, known, len(self.goals) - known))
+        self.w()
+        self.w("The 5× goals are judged at QD1 and QD32, where issue 3 sets them and the Linux guest's fio runs; "
+               "QD4 is measured for ours and null-co only.")
 
 
 # ---------------------------------------------------------------- chart data
