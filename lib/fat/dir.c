@@ -513,13 +513,19 @@ static int write_lfn(struct fat_volume *v, struct fat_dir *d, uint32_t start, ui
 	return 0;
 }
 
+/* A new entry's name in UTF-16: its length, or -EINVAL / -ENAMETOOLONG. */
+static int name_units(const char *name, uint16_t *units)
+{
+	if (!name_valid(name) || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	return utf8_to_utf16(name, units, FAT_NAME_MAX);
+}
+
 int dir_name_check(const char *name)
 {
 	static uint16_t units[FAT_NAME_MAX];
+	int n = name_units(name, units);
 
-	if (!name_valid(name) || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return -EINVAL;
-	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
 	return n < 0 ? n : 0;
 }
 
@@ -528,11 +534,10 @@ int dir_add(struct fat_volume *v, uint32_t dir_cluster, const char *name, uint8_
 {
 	uint16_t units[FAT_NAME_MAX + LFN_UNITS];
 	uint8_t sfn[11], nt;
-	int err = dir_name_check(name);
+	int err, n = name_units(name, units);
 
-	if (err < 0)
-		return err;
-	int n = utf8_to_utf16(name, units, FAT_NAME_MAX);
+	if (n < 0)
+		return n;
 	if (!slot->planned || slot->dir_cluster != dir_cluster) {
 		if ((err = scan_dir(v, dir_cluster, name, 0, slot)) < 0)
 			return err;

@@ -116,6 +116,16 @@ static int allowed(const char *line, int renaming)
 
 static int problems;
 
+/* Counts a problem found in the disk a crash after write k (losing write
+ * lost, if not negative) leaves, and says where. */
+static void problem(int k, int lost, const char *what)
+{
+	problems++;
+	print_message("crash after write %d (%s)%s%s: %s\n", k, op_names[recs[k].op],
+		      lost >= 0 ? ", losing the write of " : "", lost >= 0 ? op_names[recs[lost].op] : "",
+		      what);
+}
+
 /* Bytes of whichever of two names a repaired copy of the image holds. */
 static long bytes_under(const char *fixed, const char *a, const char *b)
 {
@@ -143,12 +153,8 @@ static void check_renamed(int k, int lost)
 	snprintf(fixed, sizeof(fixed), "%s.fixed", img);
 	run("cp %s %s && fsck.fat -a %s >/dev/null 2>&1", img, fixed, fixed);
 	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++)
-		if (bytes_under(fixed, moved[i].from, moved[i].to) != moved[i].bytes) {
-			problems++;
-			print_message("crash after write %d (%s)%s%s: %s lost\n", k, op_names[recs[k].op],
-				      lost >= 0 ? ", losing the write of " : "",
-				      lost >= 0 ? op_names[recs[lost].op] : "", moved[i].from);
-		}
+		if (bytes_under(fixed, moved[i].from, moved[i].to) != moved[i].bytes)
+			problem(k, lost, moved[i].from); /* lost under both names */
 	unlink(fixed);
 }
 
@@ -158,12 +164,8 @@ static void check(int k, int lost)
 		check_renamed(k, lost);
 	char *out = complaints();
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
-		if (!allowed(line, recs[k].renaming)) {
-			problems++;
-			print_message("crash after write %d (%s)%s%s: fsck.fat: %s\n", k,
-				      op_names[recs[k].op], lost >= 0 ? ", losing the write of " : "",
-				      lost >= 0 ? op_names[recs[lost].op] : "", line);
-		}
+		if (!allowed(line, recs[k].renaming))
+			problem(k, lost, line);
 	free(out);
 }
 

@@ -59,6 +59,15 @@ static void finish(void)
 	unlink(img);
 }
 
+/* Unmounts the volume and closes the image, which fsck.fat -n must find
+ * clean. */
+static void unmount_and_check(void)
+{
+	assert_int_equal(fat_unmount(&vol), 0);
+	img_close(&dev);
+	assert_true(fsck_ok(img, 0));
+}
+
 static void test_bad_signature(void **s)
 {
 	(void)s;
@@ -206,9 +215,7 @@ static void test_full_volume(void **s)
 		off += (uint32_t)n;
 	assert_int_equal(n, -ENOSPC);
 	assert_int_equal(fat_mkdir(&vol, "/nomore"), -ENOSPC);
-	assert_int_equal(fat_unmount(&vol), 0);
-	img_close(&dev);
-	assert_true(fsck_ok(img, 0));
+	unmount_and_check();
 	char *a = run_output("mtype -i %s ::/a.txt | wc -c; mtype -i %s ::/fill | wc -c", img, img);
 	char expect[64];
 	snprintf(expect, sizeof(expect), "5000\n%u\n", off);
@@ -426,9 +433,7 @@ static void test_directory_of_2_mib(void **s)
 	memcpy(head + 2 * DIRENT_SIZE, deleted, sizeof(head) - 2 * DIRENT_SIZE); /* after "." and ".." */
 	assert_int_equal(fat_dev_write(&vol, clus_sector(&vol, first), 1, head), 0);
 	assert_int_equal(fat_dev_write(&vol, clus_sector(&vol, first) + 1, vol.sec_per_clus - 1, deleted), 0);
-	assert_int_equal(fat_unmount(&vol), 0);
-	img_close(&dev);
-	assert_true(fsck_ok(img, 0));
+	unmount_and_check();
 
 	assert_int_equal(mount_img(0, &why), 0);
 	assert_int_equal(fat_opendir(&vol, "/big", &d), 0);
@@ -436,9 +441,7 @@ static void test_directory_of_2_mib(void **s)
 	assert_int_equal(fat_stat(&vol, "/big/x", &st), -ENOENT);
 	assert_int_equal(fat_open(&vol, "/big/x", FAT_O_WRITE | FAT_O_CREATE, &f), 0);
 	assert_int_equal(fat_stat(&vol, "/big/x", &st), 0);
-	assert_int_equal(fat_unmount(&vol), 0);
-	img_close(&dev);
-	assert_true(fsck_ok(img, 0));
+	unmount_and_check();
 	/* One cluster more, and the chain is past any directory's size. */
 	assert_int_equal(mount_img(0, &why), 0);
 	assert_int_equal(fat_alloc(&vol, last, 1, &next, &next), 0);
@@ -498,9 +501,7 @@ static void test_failed_shrink_keeps_the_file(void **s)
 	img_fail_range(&dev, 0, 0);
 	assert_int_equal(f.size, 5000);
 	assert_true(f.first_cluster != 0);
-	assert_int_equal(fat_unmount(&vol), 0);
-	img_close(&dev);
-	assert_true(fsck_ok(img, 0));
+	unmount_and_check();
 	memset(want, 'a', sizeof(want));
 	char *out = run_output("mtype -i %s ::/a.txt", img);
 	assert_int_equal(run_output_len, sizeof(want));
@@ -535,9 +536,7 @@ static void test_failed_grow_gives_the_cluster_back(void **s)
 	assert_int_equal(len, 1);
 	assert_int_equal(fat_count_free(&vol, &free_after), 0);
 	assert_int_equal(free_after, free_before);
-	assert_int_equal(fat_unmount(&vol), 0);
-	img_close(&dev);
-	assert_true(fsck_ok(img, 0));
+	unmount_and_check();
 	unlink(img);
 }
 
