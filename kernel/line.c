@@ -6,6 +6,17 @@ static size_t utf8_length(unsigned char lead)
 	return lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
 }
 
+/* Where the last UTF-8 sequence in buf might start: the nearest byte that
+ * is not a continuation byte, looking back at most 3 bytes (len > 0). */
+static size_t last_lead(const struct line_editor *le)
+{
+	size_t start = le->len - 1;
+
+	while (start > 0 && (le->buf[start] & 0xC0) == 0x80 && le->len - start < 4)
+		start--;
+	return start;
+}
+
 int line_feed(struct line_editor *le, unsigned char c)
 {
 	if (le->done) {
@@ -30,9 +41,7 @@ int line_feed(struct line_editor *le, unsigned char c)
 		/* The last character: a lead byte and the continuation bytes of
 		 * its sequence, or a stray continuation byte on its own (as it was
 		 * echoed). */
-		size_t end = le->len, start = end - 1;
-		while (start > 0 && end - start < 4 && (le->buf[start] & 0xC0) == 0x80)
-			start--;
+		size_t end = le->len, start = last_lead(le);
 		size_t want = utf8_length((unsigned char)le->buf[start]);
 		int sequence = (le->buf[start] & 0xC0) != 0x80 && end - start <= want;
 		if (!sequence)
@@ -51,10 +60,7 @@ int line_feed(struct line_editor *le, unsigned char c)
 	}
 	le->buf[le->len++] = (char)c;
 	/* Echo a UTF-8 sequence whole, once its last byte is in. */
-	size_t start = le->len - 1;
-	while (start > 0 && (le->buf[start] & 0xC0) == 0x80 && le->len - start < 4)
-		start--;
-	size_t want = utf8_length((unsigned char)le->buf[start]);
+	size_t start = last_lead(le), want = utf8_length((unsigned char)le->buf[start]);
 	if (le->len - start >= want)
 		le->echo(le->buf + le->len - want, want);
 	return 0;
