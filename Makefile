@@ -25,8 +25,17 @@ KCFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector -mno-re
 	-fvisibility=hidden -fno-asynchronous-unwind-tables --param=min-pagesize=0 -nostdinc \
 	-isystem $(NEWLIB)/include -isystem $(shell $(CC) -print-file-name=include) -I. -MMD -MP
 
+# lwIP 2.1.3, fetched by scripts/fetch-lwip.sh (never edited): the parts the
+# kernel uses, compiled with our port (lib/net/port: lwipopts.h, arch/cc.h).
+LWIP := third_party/lwip/src/src
+LWIP_INC := -Ilib/net/port -I$(LWIP)/include
+LWIP_SRC := $(addprefix $(LWIP)/,core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c \
+	core/memp.c core/netif.c core/pbuf.c core/raw.c core/sys.c core/tcp.c core/tcp_in.c core/tcp_out.c \
+	core/timeouts.c core/udp.c core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c core/ipv4/ip4.c \
+	core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c netif/ethernet.c)
+
 # Sources shared by every entry path; the -kernel path adds boot/pvh.*.
-KERNEL_SRC := $(wildcard kernel/*.c kernel/*.S drivers/*/*.c lib/*.c lib/*/*.c)
+KERNEL_SRC := $(wildcard kernel/*.c kernel/*.S drivers/*/*.c lib/*.c lib/*/*.c) $(LWIP_SRC)
 PVH_SRC := boot/pvh.S boot/pvh.c
 KERNEL_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(KERNEL_SRC))
 PVH_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(PVH_SRC))
@@ -35,6 +44,12 @@ all: $(BUILD)/kernel.elf $(BUILD)/demo.img $(BUILD)/bootx64.efi $(BUILD)/esp.img
 
 $(LIBC):
 	scripts/build-newlib.sh
+
+$(LWIP_SRC) $(LWIP)/include/lwip/init.h:
+	scripts/fetch-lwip.sh
+
+# lwIP's headers for lwIP, our port of it, and the commands over it.
+$(patsubst %,$(BUILD)/obj/%.o,$(LWIP_SRC) $(wildcard lib/net/*.c)): KCFLAGS += $(LWIP_INC)
 
 $(BUILD)/obj/%.c.o: %.c | $(LIBC)
 	@mkdir -p $(dir $@)
@@ -61,9 +76,13 @@ DEMO_DEPS := $(shell find demo | sed 's/ /\\ /g')
 $(BUILD)/demo.img: scripts/mkdemo.sh scripts/pattern.py $(DEMO_DEPS)
 	scripts/mkdemo.sh $@
 
+# The network card is on QEMU's user networking, closed to the outside
+# (restrict=on); the host reaches the guest's port 80 at 127.0.0.1:8080.
+RUN_NET := -netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80 -device virtio-net-pci,netdev=n0
+
 QEMU_BASE := $(QEMU) -machine $(MACHINE) -accel $(ACCEL) -m 128 -display none -no-reboot \
 	-serial mon:stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel $(BUILD)/kernel.elf \
-	-drive file=$(BUILD)/demo.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0 \
+	-drive file=$(BUILD)/demo.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0 $(RUN_NET) \
 	$(if $(APPEND),-append "$(APPEND)")
 
 run: all
@@ -111,20 +130,21 @@ $(BUILD)/bootx64.efi: $(BUILD)/bootx64.so
 $(BUILD)/esp.img: scripts/mkesp.sh $(BUILD)/bootx64.efi
 	scripts/mkesp.sh $@ $(BUILD)/bootx64.efi
 
-# A copy boots, so build/esp.img stays as built.
+# A copy boots, so build/esp.img stays as built.  The disk boots first
+# (bootindex): OVMF would otherwise try a network boot on the card.
 run-uefi: $(BUILD)/esp.img
 	cp $(BUILD)/esp.img $(BUILD)/esp-run.img
 	$(QEMU) -machine $(MACHINE) -accel tcg -m 128 -display none -no-reboot -serial mon:stdio \
-		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -bios $(OVMF) -net none \
-		-drive file=$(BUILD)/esp-run.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0 \
-		|| test $$? -eq 1
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -bios $(OVMF) \
+		-drive file=$(BUILD)/esp-run.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0,bootindex=0 \
+		$(RUN_NET) || test $$? -eq 1
 
 .PHONY: run-uefi
 # ---- end UEFI ----
 
 # ---- host unit tests: the same sources, built for Linux with sanitizers ----
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all -I. -DHOST_TEST -MMD -MP
+	-fno-sanitize-recover=all -I. $(LWIP_INC) -DHOST_TEST -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
 .SECONDEXPANSION:

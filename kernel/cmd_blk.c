@@ -13,6 +13,7 @@
 #include "kernel/commands.h"
 #include "kernel/console.h"
 #include "kernel/errstr.h"
+#include "kernel/latency.h"
 #include "kernel/time.h"
 #include "kernel/volumes.h"
 #include "lib/pattern.h"
@@ -21,7 +22,7 @@
 #define IO_BUF_BYTES (8u << 20)
 #define BENCH_MAX_QD 256
 #define BENCH_HOLD_MAX 8 /* refills at most that share one notification */
-#define BENCH_MAX_COUNT (1u << 20)
+#define BENCH_MAX_COUNT LATENCY_MAX
 
 /* One static buffer for the commands (they run one at a time). */
 static _Alignas(4096) uint8_t io_buf[IO_BUF_BYTES];
@@ -199,28 +200,12 @@ struct bench_io {
 };
 
 static struct bench_io ios[BENCH_MAX_QD];
-static uint32_t latency_ns[BENCH_MAX_COUNT];
-static unsigned nlatency;
 
 static void bench_done(struct blk_request *r)
 {
 	struct bench_io *io = r->ctx;
-	uint64_t ns = time_ns() - io->start_ns;
 
-	if (nlatency < BENCH_MAX_COUNT)
-		latency_ns[nlatency++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
-}
-
-static int cmp_u32(const void *x, const void *y)
-{
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-	return (a > b) - (a < b);
-}
-
-/* Formats a count of tenths as N.N. */
-static void fmt_tenths(char *out, size_t n, uint64_t tenths)
-{
-	snprintf(out, n, "%" PRIu64 ".%" PRIu64, tenths / 10, tenths % 10);
+	latency_add(time_ns() - io->start_ns);
 }
 
 static uint64_t xorshift64(uint64_t *s)
@@ -263,7 +248,7 @@ int cmd_bench_blk(struct args *a)
 		pattern_init(&p, 1);
 		pattern_fill(&p, io_buf, (size_t)(qd * bs));
 	}
-	nlatency = 0;
+	latency_reset();
 	memset(ios, 0, sizeof(ios));
 	uint64_t submitted = 0, busy = 0, held = 0;
 	int err = 0;
@@ -314,13 +299,13 @@ int cmd_bench_blk(struct args *a)
 	uint64_t ns = time_ns() - t0;
 	if (err < 0)
 		return shell_error("bench: %s: %s", dev->name, errstr(err));
-	qsort(latency_ns, nlatency, sizeof(latency_ns[0]), cmp_u32);
-	uint64_t p50 = latency_ns[nlatency / 2], p99 = latency_ns[(uint64_t)nlatency * 99 / 100];
+	uint64_t p50, p99;
 	char mibps[24], p50s[24], p99s[24];
+	latency_percentiles(&p50, &p99);
 	fmt_tenths(mibps, sizeof(mibps),
 		   (uint64_t)((unsigned __int128)count * bs * 10 * 1000000000u / ns >> 20));
-	fmt_tenths(p50s, sizeof(p50s), p50 / 100);
-	fmt_tenths(p99s, sizeof(p99s), p99 / 100);
+	fmt_tenths(p50s, sizeof(p50s), p50);
+	fmt_tenths(p99s, sizeof(p99s), p99);
 	kprintf("bench blk op=%s pattern=%s bs=%" PRIu64 " qd=%" PRIu64 " count=%" PRIu64 " ns=%" PRIu64
 		" iops=%" PRIu64 " mibps=%s p50_us=%s p99_us=%s\n",
 		is_write ? "write" : "read", is_rand ? "rand" : "seq", bs, qd, count, ns,

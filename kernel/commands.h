@@ -30,6 +30,14 @@ int cmd_df(struct args *a);
 int cmd_sync(struct args *a);
 int cmd_bench_file(struct args *a);
 
+/* cmd_net.c: the network */
+int cmd_net(struct args *a);
+int cmd_netstat(struct args *a);
+int cmd_ip(struct args *a);
+int cmd_dhcp(struct args *a);
+int cmd_ping(struct args *a);
+int cmd_bench_net(struct args *a);
+
 /* Parses a decimal (or 0x-prefixed hex) unsigned number that fills the whole string.
  * Returns 0 or -EINVAL. */
 int parse_u64(const char *s, uint64_t *out);

@@ -94,15 +94,26 @@ void console_enable_irq(void)
 	outb(COM1 + UART_IER, IER_RX);
 }
 
+static int (*idle_hook)(void);
+
+void console_set_idle(int (*idle)(void)) { idle_hook = idle; }
+
+struct getc_wait {
+	uint64_t mark; /* interrupts taken before the idle hook's last look */
+	int may_halt;
+};
+
 /* In ring 0, interrupts off (the ISR shares the buffer): the next byte, or
- * -1 after sleeping until an interrupt (irq mode) or finding none (polled). */
-static long getc_step(void *unused)
+ * -1 after sleeping until an interrupt (irq mode, when the idle hook allows
+ * it and no interrupt has come since its last look) or finding none. */
+static long getc_step(void *arg)
 {
-	(void)unused;
+	const struct getc_wait *w = arg;
+
 	if (rx_head == rx_tail)
 		rx_drain();
 	if (rx_head == rx_tail) {
-		if (irq_on)
+		if (irq_on && w->may_halt && irq_taken() == w->mark)
 			cpu_idle();
 		return -1;
 	}
@@ -115,12 +126,20 @@ static long getc_step(void *unused)
 
 int console_getc(void)
 {
-	long c;
-
-	while ((c = kcall(getc_step, NULL)) < 0)
+	for (;;) {
+		struct getc_wait w = {irq_taken(), 1};
+		if (idle_hook)
+			w.may_halt = idle_hook();
+		/* Nothing typed and no halt wanted (the network polls): look again
+		 * without the trap into ring 0, costly under the nested KVM. */
+		if (irq_on && !w.may_halt && rx_head == rx_tail)
+			continue;
+		long c = kcall(getc_step, &w);
+		if (c >= 0)
+			return (int)c;
 		if (!irq_on)
 			__asm__ volatile("pause");
-	return (int)c;
+	}
 }
 
 /* Formats into a stack buffer; a longer text (a line with a 255-character

@@ -19,8 +19,13 @@ void console_write(const char *s, size_t n);
 /* 1 if the last byte written ended a line. */
 int console_at_line_start(void);
 
-/* Returns the next input byte, waiting (halted) until one arrives. */
+/* Returns the next input byte, waiting (halted) until one arrives.  While
+ * it waits it calls idle() (console_set_idle) over and over: the work that
+ * is served while the shell is idle (the network).  idle() returns 1 if the
+ * CPU may halt until the next interrupt, 0 if it is to be called again at
+ * once. */
 int console_getc(void);
+void console_set_idle(int (*idle)(void));
 
 /* printf to the console, whatever the length; returns the byte count. */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -47,6 +47,10 @@ const char *errstr(int err)
 		return "cluster chain loops";
 	case EBADMSG:
 		return "damaged volume";
+	case ENETUNREACH:
+		return "no route to that address";
+	case ENOBUFS:
+		return "out of network buffers";
 	default:
 		return "unknown error";
 	}

@@ -14,6 +14,7 @@
 #include "kernel/disks.h"
 #include "kernel/errstr.h"
 #include "kernel/mm.h"
+#include "kernel/network.h"
 #include "kernel/options.h"
 #include "kernel/power.h"
 #include "kernel/shell.h"
@@ -60,6 +61,7 @@ _Noreturn static void kernel_run(void)
 {
 	disks_init(&kernel_options);
 	volumes_init();
+	network_init(&kernel_options);
 	power_set_hook(sync_before_poweroff);
 	shell_run();
 }

@@ -3,16 +3,43 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/net/addr.h"
+
 #define WORD_MAX 128
 
-static int set_mode(struct kernel_options *o, const char *v)
+static int parse_mode(enum virtio_mode *mode, const char *v)
 {
 	if (strcmp(v, "irq") == 0)
-		o->virtio_mode = VIRTIO_MODE_IRQ;
+		*mode = VIRTIO_MODE_IRQ;
 	else if (strcmp(v, "poll") == 0)
-		o->virtio_mode = VIRTIO_MODE_POLL;
+		*mode = VIRTIO_MODE_POLL;
 	else
 		return -1;
+	return 0;
+}
+
+static int set_mode(struct kernel_options *o, const char *v) { return parse_mode(&o->virtio_mode, v); }
+static int set_net_mode(struct kernel_options *o, const char *v) { return parse_mode(&o->net_mode, v); }
+
+/* dhcp, none, A.B.C.D/P or A.B.C.D/P,GW */
+static int set_net_ip(struct kernel_options *o, const char *v)
+{
+	char cidr[WORD_MAX];
+	const char *comma = strchr(v, ',');
+	uint32_t ip, gw = 0;
+	unsigned prefix;
+
+	if (strcmp(v, "dhcp") == 0 || strcmp(v, "none") == 0) {
+		o->net_ip.how = v[0] == 'd' ? NET_IP_DHCP : NET_IP_NONE;
+		return 0;
+	}
+	snprintf(cidr, sizeof(cidr), "%.*s", comma ? (int)(comma - v) : (int)strlen(v), v);
+	if (ip4_parse_cidr(cidr, &ip, &prefix) < 0 || (comma && ip4_parse(comma + 1, &gw) < 0))
+		return -1;
+	o->net_ip.how = NET_IP_STATIC;
+	o->net_ip.ip = ip;
+	o->net_ip.prefix = prefix;
+	o->net_ip.gw = gw;
 	return 0;
 }
 
@@ -41,9 +68,8 @@ static const struct {
 	const char *name;
 	int (*set)(struct kernel_options *o, const char *value);
 } table[] = {
-	{"virtio.mode", set_mode},
-	{"virtio.packed", set_packed},
-	{"test.fault", set_fault},
+	{"virtio.mode", set_mode}, {"virtio.packed", set_packed}, {"test.fault", set_fault},
+	{"net.ip", set_net_ip},	   {"net.mode", set_net_mode},
 };
 
 static int apply(const char *word, struct kernel_options *o, void (*warn)(const char *line))

@@ -18,6 +18,10 @@
 
 static int cmd_help(struct args *a);
 
+#define BENCH_USAGE                                                                                          \
+	"bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE | bench file create DIR COUNT | " \
+	"bench net ping ADDR COUNT"
+
 static int cmd_echo(struct args *a)
 {
 	console_write(a->rest, strlen(a->rest));
@@ -38,8 +42,9 @@ static int cmd_bench(struct args *a)
 		return cmd_bench_blk(a);
 	if (a->argc >= 2 && strcmp(a->argv[1], "file") == 0)
 		return cmd_bench_file(a);
-	return shell_error("usage: bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE | "
-			   "bench file create DIR COUNT");
+	if (a->argc >= 2 && strcmp(a->argv[1], "net") == 0)
+		return cmd_bench_net(a);
+	return shell_error("usage: %s", BENCH_USAGE);
 }
 
 int parse_u64(const char *s, uint64_t *out)
@@ -78,9 +83,12 @@ static const struct shell_command commands[] = {
 	{"blkstat", "blkstat [DISK] [clear]", 0, cmd_blkstat},
 	{"blkhash", "blkhash DISK LBA COUNT", 0, cmd_blkhash},
 	{"blkfill", "blkfill DISK LBA COUNT SEED", 0, cmd_blkfill},
-	{"bench",
-	 "bench blk OP PATTERN BS QD COUNT [DISK] | bench file OP PATH SIZE | bench file create DIR COUNT", 0,
-	 cmd_bench},
+	{"net", "net", 0, cmd_net},
+	{"netstat", "netstat [DEV] [clear]", 0, cmd_netstat},
+	{"ip", "ip DEV A.B.C.D/P [GW]", 0, cmd_ip},
+	{"dhcp", "dhcp DEV", 0, cmd_dhcp},
+	{"ping", "ping ADDR [COUNT]", 0, cmd_ping},
+	{"bench", BENCH_USAGE, 0, cmd_bench},
 	{"poweroff", "poweroff", 0, cmd_poweroff},
 };
 

@@ -18,7 +18,9 @@
 #undef errno
 extern int errno;
 
-#define HEAP_SIZE (16u << 20)
+/* What malloc serves: newlib's own needs and the console's long lines (the
+ * I/O paths allocate nothing; lwIP has a heap of its own). */
+#define HEAP_SIZE (1u << 20)
 
 static _Alignas(4096) char heap_area[HEAP_SIZE];
 static struct heap heap = {heap_area, sizeof(heap_area), 0};

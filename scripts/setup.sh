@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up of a fresh Debian 12 machine: every package the project
-# needs, then the third-party parts built under third_party/ (git-ignored).
+# needs, then the third-party parts under third_party/ (git-ignored): newlib
+# built, lwIP's source fetched (the kernel's Makefile compiles it).
 # Safe to run again; it only redoes what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ packages=(
 	python3-pytest libcmocka-dev
 	clang llvm libclang-rt-14-dev
 	newlib-source texinfo
+	dpkg-dev xz-utils iproute2 curl iperf
 	gnuplot-nox file valgrind
 )
 
@@ -24,3 +26,4 @@ else
 fi
 
 scripts/build-newlib.sh
+scripts/fetch-lwip.sh

@@ -25,7 +25,7 @@ int virtio_reset(struct virtio_dev *d)
 
 void virtio_fail(struct virtio_dev *d) { d->t->set_status(d, d->t->get_status(d) | VIRTIO_STATUS_FAILED); }
 
-int virtio_negotiate(struct virtio_dev *d, uint64_t wanted)
+int virtio_begin(struct virtio_dev *d, uint64_t *offered)
 {
 	/* Whatever the firmware left running (OVMF drives this disk too) stops here. */
 	if (virtio_reset(d) < 0) {
@@ -34,8 +34,14 @@ int virtio_negotiate(struct virtio_dev *d, uint64_t wanted)
 	}
 	d->t->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
 	d->t->set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	*offered = d->t->get_features(d);
+	return 0;
+}
 
+int virtio_accept(struct virtio_dev *d, uint64_t wanted)
+{
 	uint64_t offered = d->t->get_features(d);
+
 	if (d->t->modern) /* a modern interface speaks virtio 1.x or nothing */
 		wanted |= 1ull << VIRTIO_F_VERSION_1;
 	else /* legacy: 32 feature bits, no packed ring */
@@ -56,6 +62,14 @@ int virtio_negotiate(struct virtio_dev *d, uint64_t wanted)
 		}
 	}
 	return 0;
+}
+
+int virtio_negotiate(struct virtio_dev *d, uint64_t wanted)
+{
+	uint64_t offered;
+	int err = virtio_begin(d, &offered);
+
+	return err < 0 ? err : virtio_accept(d, wanted);
 }
 
 void virtio_driver_ok(struct virtio_dev *d)

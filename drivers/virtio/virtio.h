@@ -25,7 +25,7 @@
 #define VIRTIO_F_RING_PACKED 34
 
 #define VIRTIO_NO_VECTOR 0xFFFF
-#define VIRTIO_MAX_QUEUES 4 /* queues a driver may set up */
+#define VIRTIO_MAX_QUEUES 4 /* queues a driver may set up (their indices may be higher) */
 
 struct virtio_dev;
 
@@ -73,7 +73,10 @@ struct virtio_dev {
 	volatile uint8_t *notify_base;
 	uint32_t notify_mult;
 	uint32_t notify_len;
-	volatile uint16_t *queue_notify[VIRTIO_MAX_QUEUES];
+	/* the doorbells of the queues set up: queue notify_q[i] at notify_at[i] */
+	uint16_t notify_q[VIRTIO_MAX_QUEUES];
+	volatile uint16_t *notify_at[VIRTIO_MAX_QUEUES];
+	unsigned nnotify;
 	volatile uint8_t *isr_reg;
 	volatile uint8_t *device_cfg;
 	uint32_t device_cfg_len;
@@ -94,8 +97,17 @@ int virtio_reset(struct virtio_dev *d);
 /* The start of the initialisation sequence: reset, ACKNOWLEDGE, DRIVER,
  * then features = offered & wanted (VERSION_1 required on modern, refused
  * on legacy), FEATURES_OK written and read back.  On failure sets FAILED
- * and returns -ENODEV (reset timed out), -ENOTSUP (FEATURES_OK refused). */
+ * and returns -ENODEV (reset timed out), -ENOTSUP (FEATURES_OK refused).
+ * It is virtio_begin() then virtio_accept(). */
 int virtio_negotiate(struct virtio_dev *d, uint64_t wanted);
+
+/* The same in two steps, for a driver that must read the device
+ * configuration before it knows what to accept (spec 3.1.1 allows reading
+ * it, not writing it, in between): virtio_begin() resets, says
+ * ACKNOWLEDGE and DRIVER, and sets *offered (legacy: 32 bits); then
+ * virtio_accept(wanted).  Errors as virtio_negotiate(). */
+int virtio_begin(struct virtio_dev *d, uint64_t *offered);
+int virtio_accept(struct virtio_dev *d, uint64_t wanted);
 
 /* Last step: DRIVER_OK. */
 void virtio_driver_ok(struct virtio_dev *d);

@@ -112,7 +112,11 @@ static void write64(struct virtio_dev *d, unsigned off, uint64_t v)
 static int queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t desc, uint64_t driver,
 		       uint64_t device, uint16_t vector)
 {
-	if (q >= VIRTIO_MAX_QUEUES || size == 0 || size > queue_max(d, q))
+	unsigned slot = 0;
+
+	while (slot < d->nnotify && d->notify_q[slot] != q)
+		slot++; /* the queue's doorbell, if it was set up before a reset */
+	if (slot == VIRTIO_MAX_QUEUES || size == 0 || size > queue_max(d, q))
 		return -EINVAL;
 	R16(d, C_QUEUE_SELECT) = (uint16_t)q;
 	/* 64 bits: a device's 16-bit offset times its 32-bit multiplier must
@@ -120,7 +124,10 @@ static int queue_setup(struct virtio_dev *d, unsigned q, unsigned size, uint64_t
 	uint64_t off = (uint64_t)R16(d, C_QUEUE_NOTIFY_OFF) * d->notify_mult;
 	if (off + 2 > d->notify_len)
 		return -EINVAL;
-	d->queue_notify[q] = (volatile uint16_t *)(d->notify_base + off);
+	d->notify_q[slot] = (uint16_t)q;
+	d->notify_at[slot] = (volatile uint16_t *)(d->notify_base + off);
+	if (slot == d->nnotify)
+		d->nnotify++;
 	R16(d, C_QUEUE_SIZE) = (uint16_t)size;
 	R16(d, C_QUEUE_MSIX_VECTOR) = vector;
 	if (R16(d, C_QUEUE_MSIX_VECTOR) != vector)
@@ -138,7 +145,15 @@ static int set_config_vector(struct virtio_dev *d, uint16_t vector)
 	return R16(d, C_CONFIG_MSIX_VECTOR) == vector ? 0 : -EIO;
 }
 
-static void notify(struct virtio_dev *d, unsigned q) { *d->queue_notify[q] = (uint16_t)q; }
+/* Queue 0 is in the first slot: the block driver's doorbell is found at once. */
+static void notify(struct virtio_dev *d, unsigned q)
+{
+	for (unsigned i = 0; i < d->nnotify; i++)
+		if (d->notify_q[i] == q) {
+			*d->notify_at[i] = (uint16_t)q;
+			return;
+		}
+}
 static uint8_t isr(struct virtio_dev *d) { return *d->isr_reg; }
 static void msix_changed(struct virtio_dev *d, int on) { (void)d, (void)on; }
 
@@ -162,6 +177,7 @@ static const struct virtio_transport modern = {
 int virtio_pci_modern_bind(struct virtio_dev *d, struct pci_device *pci)
 {
 	d->common = d->notify_base = d->isr_reg = d->device_cfg = NULL;
+	d->nnotify = 0;
 	for (unsigned cap = pci_find_cap(pci, PCI_CAP_VENDOR, 0); cap;
 	     cap = pci_find_cap(pci, PCI_CAP_VENDOR, cap)) {
 		uint8_t type = pci_read8(pci, cap + 3);

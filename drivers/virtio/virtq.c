@@ -78,10 +78,10 @@ uint32_t virtq_writable_bytes(const struct virtq_buf *bufs, unsigned n)
 
 int virtq_retire(struct virtq *vq, uint32_t id, uint32_t len)
 {
-	if (id >= vq->size || !vq->in_flight[id] || (vq->trust_len && len > vq->writable_len[id]))
+	if (id >= vq->size || !vq->in_flight[id])
 		return -EIO;
 	vq->in_flight[id] = 0;
-	return 0;
+	return vq->trust_len && len > vq->writable_len[id] ? -EMSGSIZE : 0;
 }
 
 int virtq_has_room(const struct virtq *vq, unsigned n)

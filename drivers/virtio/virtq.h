@@ -96,6 +96,11 @@ struct virtq {
 	int indirect; /* VIRTIO_F_INDIRECT_DESC negotiated: chains use one slot */
 	int trust_len; /* used lengths are exact (virtio 1.x); a legacy device's
 			* may count the whole chain, so they are not checked */
+	/* Packed: take a used descriptor's length even without the WRITE flag.
+	 * The specification reserves it then (2.8.4), but QEMU writes the
+	 * length and never the flag, and a network driver cannot do without
+	 * the length of what it received. */
+	int len_without_write;
 	unsigned num_free; /* free ring descriptors */
 	unsigned added; /* split: chains, packed: descriptors added since the last kick decision */
 
@@ -166,7 +171,9 @@ int virtq_kick_prepare(struct virtq *vq);
 
 /* Takes one used chain: returns 1 with *id and *len (bytes written) set, 0 if
  * none is ready, -EIO if the device returned an id that is out of range or
- * not in flight, or claimed more bytes than the chain's writable buffers. */
+ * not in flight (nothing is taken: the ring cannot go on), -EMSGSIZE if it
+ * claimed more bytes than the chain's writable buffers (with trust_len;
+ * the chain is taken back all the same, *id and *len set). */
 int virtq_get_used(struct virtq *vq, uint16_t *id, uint32_t *len);
 
 /* 1 if a used chain is waiting (a cheap check, no state changes). */

@@ -25,8 +25,10 @@ int virtq_packed_has_used(const struct virtq *vq);
 int virtq_packed_enable_irq(struct virtq *vq);
 void virtq_packed_disable_irq(struct virtq *vq);
 
-/* Checks a used element against what is in flight; 0 or -EIO.  On success
- * the id is no longer in flight. */
+/* Checks a used element against what is in flight: -EIO for an id that is
+ * out of range or not in flight (nothing changes); else the id is no
+ * longer in flight, and the result is 0, or -EMSGSIZE when len is more than
+ * the chain's device-writable bytes (a lie, with trust_len). */
 int virtq_retire(struct virtq *vq, uint32_t id, uint32_t len);
 
 /* Total device-writable bytes of a chain. */

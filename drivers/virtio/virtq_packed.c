@@ -129,11 +129,13 @@ int virtq_packed_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 	plat_rmb(); /* id and len only after the flags that say they are valid */
 	uint16_t uid = READ_ONCE(d->id);
 	/* Without WRITE the length is reserved and ignored (spec 2.8.4): the
-	 * chain counts as written in full. */
-	int has_len = !!(flags & VIRTQ_DESC_F_WRITE);
+	 * chain counts as written in full; unless the driver cannot do
+	 * without it (len_without_write). */
+	int has_len = (flags & VIRTQ_DESC_F_WRITE) || vq->len_without_write;
 	uint32_t ulen = has_len ? READ_ONCE(d->len) : 0;
-	if (virtq_retire(vq, uid, ulen) < 0)
-		return -EIO;
+	int rc = virtq_retire(vq, uid, ulen);
+	if (rc == -EIO)
+		return rc;
 	if (!has_len)
 		ulen = vq->writable_len[uid];
 	/* The device wrote one used descriptor for the chain; skip all of it. */
@@ -146,7 +148,7 @@ int virtq_packed_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 	vq->free_ids[vq->nfree_ids++] = uid;
 	*id = uid;
 	*len = ulen;
-	return 1;
+	return rc < 0 ? rc : 1;
 }
 
 int virtq_packed_enable_irq(struct virtq *vq)

@@ -99,8 +99,9 @@ int virtq_split_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 	plat_rmb(); /* the element is read only after the index that covers it */
 	struct virtq_used_elem *e = &vq->used->ring[vq->last_used & (vq->size - 1)];
 	uint32_t eid = READ_ONCE(e->id), elen = READ_ONCE(e->len);
-	if (virtq_retire(vq, eid, elen) < 0)
-		return -EIO;
+	int rc = virtq_retire(vq, eid, elen);
+	if (rc == -EIO)
+		return rc;
 	vq->last_used++;
 
 	/* Give the chain's descriptors back: to its tail by our own links, and
@@ -113,7 +114,7 @@ int virtq_split_get_used(struct virtq *vq, uint16_t *id, uint32_t *len)
 	vq->num_free += vq->chain_len[eid];
 	*id = (uint16_t)eid;
 	*len = elen;
-	return 1;
+	return rc < 0 ? rc : 1;
 }
 
 int virtq_split_enable_irq(struct virtq *vq)

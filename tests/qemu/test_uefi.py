@@ -28,10 +28,11 @@ ESP_OFFSET = 2048 * SECTOR  # where scripts/mkesp.sh starts the partition
 
 @pytest.fixture
 def uefi_boot(machine, accel, qemu_timeout, tmp_path):
-    """Factory: uefi_boot(disks) -> Qemu at its first prompt.
+    """Factory: uefi_boot(disks, net=False) -> Qemu at its first prompt.
 
     disks: host image paths, or (path, virtio-blk-pci options) pairs, attached
-    in order (vda, vdb, ...).
+    in order (vda, vdb, ...).  net: a virtio-net card on QEMU's user
+    networking (restrict=on).
     """
     if accel == "kvm":
         pytest.skip("OVMF does not run under the nested KVM here "
@@ -45,10 +46,18 @@ def uefi_boot(machine, accel, qemu_timeout, tmp_path):
         pytest.skip("%s is missing: install Debian's ovmf" % OVMF)
     started = []
 
-    def _boot(disks, wait=True):
-        extra = ["-bios", OVMF, "-net", "none"]
+    def _boot(disks, wait=True, net=False):
+        # With a network card the first disk boots first (bootindex), or
+        # OVMF tries a network boot on the card; without one, -net none.
+        extra = ["-bios", OVMF]
+        if net:
+            extra += ["-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0"]
+        else:
+            extra += ["-net", "none"]
         for i, disk in enumerate(disks):
             path, opts = (disk, "") if isinstance(disk, str) else disk
+            if net and i == 0:
+                opts += ",bootindex=0"
             extra += ["-drive", "file=%s,format=raw,if=none,id=d%d" % (path, i),
                       "-device", "virtio-blk-pci,drive=d%d%s" % (i, opts)]
         q = tinyvio.Qemu(machine=machine, accel=accel, extra=extra, kernel=None,
@@ -193,4 +202,20 @@ def test_uefi_command_line_from_the_shell(uefi_boot, machine, tmp_path):
     log = tinyvio.lines(q.banner)
     assert "warning: unknown option bogus" in log, log
     assert blk_lines(q)["vda"]["mode"] == "poll"
+    poweroff(q)
+
+
+def test_uefi_network(uefi_boot, machine, tmp_path):
+    """The same kernel, the same network: under UEFI the virtio-net card the
+    firmware also drives is reset and taken over, gets its lease from QEMU
+    (net.ip=dhcp, the default) and reaches QEMU's own address."""
+    if machine != "q35":
+        pytest.skip("the network does not depend on the chipset: q35 only, to spare a slow OVMF boot")
+    q = uefi_boot([esp_copy(tmp_path)], net=True)
+    check_banner(q)
+    assert re.search(r"^tinyvio: eth0: 52:54:00:12:34:56, virtio modern, split ring, msix, link up$",
+                     q.banner, re.M), q.banner
+    assert q.cmd_lines("dhcp eth0") == ["eth0 ip=10.0.2.15/24 gw=none"]
+    out = q.cmd_lines("ping 10.0.2.2 2")
+    assert out[-1] == "ping 10.0.2.2 sent=2 received=2", out
     poweroff(q)

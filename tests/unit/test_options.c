@@ -1,5 +1,5 @@
 /* Host unit tests for kernel/options.c (options_parse). */
-// SOURCES: kernel/options.c
+// SOURCES: kernel/options.c lib/net/addr.c
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,7 +23,7 @@ static void capture_warn(const char *line)
 	strcpy(warnings[nwarnings++], line);
 }
 
-static const struct kernel_options defaults = {VIRTIO_MODE_IRQ, 1, ""};
+static const struct kernel_options defaults = {.virtio_mode = VIRTIO_MODE_IRQ, .virtio_packed = 1};
 
 static int setup(void **state)
 {
@@ -38,6 +38,8 @@ static void assert_defaults(const struct kernel_options *o)
 	assert_int_equal(o->virtio_mode, VIRTIO_MODE_IRQ);
 	assert_int_equal(o->virtio_packed, 1);
 	assert_string_equal(o->test_fault, "");
+	assert_int_equal(o->net_mode, VIRTIO_MODE_IRQ);
+	assert_int_equal(o->net_ip.how, NET_IP_DHCP);
 }
 
 static void test_empty_line_keeps_defaults(void **state)
@@ -325,6 +327,60 @@ static void test_value_with_equals(void **state)
 	assert_defaults(&o);
 }
 
+static void test_net_mode(void **state)
+{
+	(void)state;
+	struct kernel_options o = defaults;
+
+	assert_int_equal(options_parse("net.mode=poll", &o, capture_warn), 0);
+	assert_int_equal(o.net_mode, VIRTIO_MODE_POLL);
+	assert_int_equal(o.virtio_mode, VIRTIO_MODE_IRQ); /* the disks' mode is apart */
+	assert_int_equal(options_parse("net.mode=irq", &o, capture_warn), 0);
+	assert_int_equal(o.net_mode, VIRTIO_MODE_IRQ);
+	assert_int_equal(options_parse("net.mode=intx", &o, capture_warn), 1);
+	assert_string_equal(warnings[0], "warning: bad value for net.mode: intx");
+}
+
+static void test_net_ip_forms(void **state)
+{
+	(void)state;
+	struct kernel_options o = defaults;
+
+	assert_int_equal(options_parse("net.ip=192.168.76.2/24", &o, capture_warn), 0);
+	assert_int_equal(o.net_ip.how, NET_IP_STATIC);
+	assert_int_equal(o.net_ip.ip, 0xC0A84C02);
+	assert_int_equal(o.net_ip.prefix, 24);
+	assert_int_equal(o.net_ip.gw, 0);
+	assert_int_equal(options_parse("net.ip=10.1.2.3/8,10.0.0.1", &o, capture_warn), 0);
+	assert_int_equal(o.net_ip.ip, 0x0A010203);
+	assert_int_equal(o.net_ip.prefix, 8);
+	assert_int_equal(o.net_ip.gw, 0x0A000001);
+	assert_int_equal(options_parse("net.ip=none", &o, capture_warn), 0);
+	assert_int_equal(o.net_ip.how, NET_IP_NONE);
+	assert_int_equal(options_parse("net.ip=dhcp", &o, capture_warn), 0);
+	assert_int_equal(o.net_ip.how, NET_IP_DHCP);
+	assert_int_equal(nwarnings, 0);
+}
+
+static void test_net_ip_bad_values(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"net.ip=10.0.2.15",	 "net.ip=10.0.2.15/33",	 "net.ip=10.0.2.256/24",
+		"net.ip=10.0.2/24",	 "net.ip=10.0.2.15/24,", "net.ip=10.0.2.15/24,1.2.3",
+		"net.ip=1.2.3.4/24x",	 "net.ip=DHCP",		 "net.ip=10.0.2.15/24,1.2.3.4,5",
+		"net.ip=0010.0.2.15/24",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kernel_options o = defaults;
+		nwarnings = 0;
+		assert_int_equal(options_parse(bad[i], &o, capture_warn), 1);
+		assert_int_equal(nwarnings, 1);
+		assert_non_null(strstr(warnings[0], "warning: bad value for net.ip: "));
+		assert_int_equal(o.net_ip.how, NET_IP_DHCP);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +406,9 @@ int main(void)
 		cmocka_unit_test_setup(test_several_warnings_counted, setup),
 		cmocka_unit_test_setup(test_later_word_wins, setup),
 		cmocka_unit_test_setup(test_value_with_equals, setup),
+		cmocka_unit_test_setup(test_net_mode, setup),
+		cmocka_unit_test_setup(test_net_ip_forms, setup),
+		cmocka_unit_test_setup(test_net_ip_bad_values, setup),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
