@@ -17,6 +17,7 @@
 #include "kernel/latency.h"
 #include "lib/net/addr.h"
 #include "lib/net/netstack.h"
+#include "lib/net/services.h"
 
 #define DHCP_WAIT_NS 10000000000ull
 #define PING_INTERVAL_NS 1000000000ull /* one echo a second, and as long for its reply */
@@ -222,5 +223,68 @@ int cmd_bench_net(struct args *a)
 	fmt_tenths(p99s, sizeof(p99s), p99);
 	kprintf("bench net op=ping count=%" PRIu64 " received=%u p50_us=%s p99_us=%s\n", sent,
 		latency_count(), p50s, p99s);
+	return 0;
+}
+
+static int iperfd_start_rw(uint16_t port, int rw)
+{
+	(void)rw;
+	return iperfd_start(port);
+}
+
+/* NAME start [PORT] [rw] | NAME stop, for one service. */
+static int service_cmd(struct args *a, const char *name, uint16_t port, int can_rw,
+		       int (*start)(uint16_t port, int rw), int (*stop)(void))
+{
+	int rw = 0, err;
+	uint64_t p;
+
+	if (a->argc == 2 && strcmp(a->argv[1], "stop") == 0) {
+		err = stop();
+		return err < 0 ? shell_error("%s: not running", name) : 0;
+	}
+	if (a->argc < 2 || strcmp(a->argv[1], "start") != 0 || a->argc > 3 + can_rw)
+		goto usage;
+	for (int i = 2; i < a->argc; i++) {
+		if (can_rw && strcmp(a->argv[i], "rw") == 0 && !rw)
+			rw = 1;
+		else if (i == 2 && parse_u64(a->argv[i], &p) == 0 && p >= 1 && p <= 65535)
+			port = (uint16_t)p;
+		else
+			goto usage;
+	}
+	err = start(port, rw);
+	if (err == -EBUSY)
+		return shell_error("%s: already running (%s stop first)", name, name);
+	if (err == -EADDRINUSE)
+		return shell_error("%s: port %u is taken", name, port);
+	return err < 0 ? shell_error("%s: %s", name, errstr(err)) : 0;
+usage:
+	return shell_error("usage: %s start [PORT]%s | %s stop", name, can_rw ? " [rw]" : "", name);
+}
+
+int cmd_httpd(struct args *a) { return service_cmd(a, "httpd", 80, 1, httpd_start, httpd_stop); }
+int cmd_iperf(struct args *a) { return service_cmd(a, "iperf", 5001, 0, iperfd_start_rw, iperfd_stop); }
+int cmd_tftpd(struct args *a) { return service_cmd(a, "tftpd", 69, 1, tftpd_start, tftpd_stop); }
+
+int cmd_http(struct args *a)
+{
+	struct http_get_result r;
+	char mibps[24];
+
+	if (a->argc != 4 || strcmp(a->argv[1], "get") != 0)
+		return shell_error("usage: http get URL PATH");
+	int err = http_get(a->argv[2], a->argv[3], &r);
+	if (err == -EINVAL && strncmp(a->argv[2], "http://", 7) != 0)
+		return shell_error("http get: %s: not http://A.B.C.D[:PORT]/PATH", a->argv[2]);
+	if (err == -EPROTO && r.status && r.status / 100 != 2)
+		return shell_error("http get: %s: status %d; %s not written", a->argv[2], r.status,
+				   a->argv[3]);
+	if (err < 0)
+		return shell_error("http get: %s: %s; %s not written", a->argv[2], errstr(err), a->argv[3]);
+	fmt_tenths(mibps, sizeof(mibps),
+		   r.ns ? (uint64_t)((unsigned __int128)r.size * 10 * 1000000000u / r.ns >> 20) : 0);
+	kprintf("http get status=%d size=%" PRIu64 " ns=%" PRIu64 " mibps=%s\n", r.status, r.size, r.ns,
+		mibps);
 	return 0;
 }

@@ -37,6 +37,10 @@ int cmd_ip(struct args *a);
 int cmd_dhcp(struct args *a);
 int cmd_ping(struct args *a);
 int cmd_bench_net(struct args *a);
+int cmd_httpd(struct args *a);
+int cmd_iperf(struct args *a);
+int cmd_tftpd(struct args *a);
+int cmd_http(struct args *a);
 
 /* Parses a decimal (or 0x-prefixed hex) unsigned number that fills the whole string.
  * Returns 0 or -EINVAL. */

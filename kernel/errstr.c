@@ -51,6 +51,14 @@ const char *errstr(int err)
 		return "no route to that address";
 	case ENOBUFS:
 		return "out of network buffers";
+	case ECONNREFUSED:
+		return "connection refused";
+	case ECONNRESET:
+		return "connection reset or cut short";
+	case ECONNABORTED:
+		return "connection aborted";
+	case EPROTO:
+		return "reply not understood";
 	default:
 		return "unknown error";
 	}

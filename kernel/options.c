@@ -1,6 +1,7 @@
 #include "kernel/options.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/net/addr.h"
@@ -51,6 +52,31 @@ static int set_packed(struct kernel_options *o, const char *v)
 	return 0;
 }
 
+/* http:PORT,tftp:PORT,iperf:PORT, any of them, in any order */
+static int set_net_serve(struct kernel_options *o, const char *v)
+{
+	static const char *const names[NET_SERVICES] = {"http", "tftp", "iperf"};
+	uint16_t ports[NET_SERVICES] = {0};
+
+	while (*v) {
+		size_t n = strcspn(v, ":,");
+		int which = -1;
+		for (int i = 0; i < NET_SERVICES; i++)
+			if (strlen(names[i]) == n && strncmp(v, names[i], n) == 0)
+				which = i;
+		if (which < 0 || v[n] != ':')
+			return -1;
+		char *end;
+		unsigned long port = strtoul(v + n + 1, &end, 10);
+		if (end == v + n + 1 || port == 0 || port > 65535 || (*end && *end != ','))
+			return -1;
+		ports[which] = (uint16_t)port;
+		v = *end ? end + 1 : end;
+	}
+	memcpy(o->net_serve, ports, sizeof(ports));
+	return 0;
+}
+
 static int set_fault(struct kernel_options *o, const char *v)
 {
 	static const char *const kinds[] = {"de", "ud", "gp", "pf", "df"};
@@ -69,7 +95,7 @@ static const struct {
 	int (*set)(struct kernel_options *o, const char *value);
 } table[] = {
 	{"virtio.mode", set_mode}, {"virtio.packed", set_packed}, {"test.fault", set_fault},
-	{"net.ip", set_net_ip},	   {"net.mode", set_net_mode},
+	{"net.ip", set_net_ip},	   {"net.mode", set_net_mode},	  {"net.serve", set_net_serve},
 };
 
 static int apply(const char *word, struct kernel_options *o, void (*warn)(const char *line))

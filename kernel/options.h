@@ -6,6 +6,9 @@
 
 enum virtio_mode { VIRTIO_MODE_IRQ, VIRTIO_MODE_POLL };
 
+/* net.serve: services started at boot. */
+enum net_service { NET_SERVE_HTTP, NET_SERVE_TFTP, NET_SERVE_IPERF, NET_SERVICES };
+
 /* net.ip: how eth0 gets its address. */
 enum net_ip_how { NET_IP_DHCP, NET_IP_STATIC, NET_IP_NONE };
 
@@ -19,6 +22,7 @@ struct kernel_options {
 		uint32_t ip, gw; /* static: host order; gw 0 for none */
 		unsigned prefix;
 	} net_ip;
+	uint16_t net_serve[NET_SERVICES]; /* net.serve=http:PORT,tftp:PORT,iperf:PORT: the port, 0 for none */
 };
 
 /* Parses space-separated NAME=VALUE words into o (which starts at the

@@ -88,6 +88,10 @@ static const struct shell_command commands[] = {
 	{"ip", "ip DEV A.B.C.D/P [GW]", 0, cmd_ip},
 	{"dhcp", "dhcp DEV", 0, cmd_dhcp},
 	{"ping", "ping ADDR [COUNT]", 0, cmd_ping},
+	{"httpd", "httpd start [PORT] [rw] | httpd stop", 0, cmd_httpd},
+	{"tftpd", "tftpd start [PORT] [rw] | tftpd stop", 0, cmd_tftpd},
+	{"iperf", "iperf start [PORT] | iperf stop", 0, cmd_iperf},
+	{"http", "http get URL PATH", 0, cmd_http},
 	{"bench", BENCH_USAGE, 0, cmd_bench},
 	{"poweroff", "poweroff", 0, cmd_poweroff},
 };
