@@ -168,13 +168,18 @@ check-qemu: all
 # (-timeout) or a sanitizer report fails.  A crasher is left in build/fuzz/;
 # copy it into tests/fuzz/corpus/<target>/ once fixed.
 FUZZ_TIME ?= 20
-FUZZ_TARGETS := mount walk lookup
+FUZZ_TARGETS := mount walk lookup http
 FUZZ_SRC := $(wildcard lib/fat/*.c) drivers/block/blk.c
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -DHOST_TEST
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_dev.h tests/host_blk.h $(FUZZ_SRC) $(wildcard lib/fat/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC)
+
+# The HTTP server's request parser, alone.
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c lib/net/http_parse.c lib/net/http_parse.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< lib/net/http_parse.c
 
 fuzz: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 	rm -rf $(BUILD)/fuzz/seed && tests/fuzz/seeds.sh $(BUILD)/fuzz/seed

@@ -4,7 +4,7 @@
 # file, and for the lookup target the same with a path line in front.
 set -euo pipefail
 out=$1
-mkdir -p "$out/mount" "$out/walk" "$out/lookup"
+mkdir -p "$out/mount" "$out/walk" "$out/lookup" "$out/http"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo hello > "$tmp/h.txt"
@@ -25,3 +25,8 @@ for f in fat12 fat16-head mbr; do
 	cp "$tmp/$f.img" "$out/walk/$f"
 	{ echo "/sub/a LONG name.txt"; cat "$tmp/$f.img"; } > "$out/lookup/$f"
 done
+# HTTP request heads: the forms a server meets, good and bad.
+printf 'GET /docs/A%%20file.txt?x=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n' > "$out/http/get"
+printf 'PUT /up.bin HTTP/1.1\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\nhello world\n' > "$out/http/put"
+printf 'DELETE /x HTTP/1.0\nConnection: close\n\n' > "$out/http/delete"
+printf 'GET /%%2e%%2e/etc HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n' > "$out/http/bad"
