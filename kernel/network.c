@@ -29,7 +29,7 @@ static void serve_at_boot(const struct kernel_options *o)
 		if (err < 0)
 			kprintf("warning: net.serve: %s on port %u: %s\n", names[i], port, errstr(err));
 		else
-			kprintf("tinyvio: %s on port %u (read-only)\n", names[i], port);
+			kprintf("tinyvio: %s on port %u%s\n", names[i], port, i == NET_SERVE_IPERF ? "" : " (read-only)");
 	}
 }
 
