@@ -20,7 +20,8 @@
  * past what is posted, a frame cut short are counted (device_errors) and
  * dropped; an id that is not in flight means the ring can no longer be
  * read, and the device is reset and started again.  Nothing it says makes
- * the driver write outside its buffers or hand the stack a bad frame.
+ * the driver write outside its buffers, or hand the stack memory that is
+ * not the stack's or a frame that breaks these rules.
  *
  * Everything runs in the caller's loop (net_poll, net_transmit); the
  * interrupt handlers only count and set a flag.
@@ -154,27 +155,33 @@ static int rx_one(struct virtio_net *vn)
 	struct virtio_net_hdr h;
 	memcpy(&h, first->data, sizeof(h));
 	unsigned nbufs = has(vn, VIRTIO_NET_F_MRG_RXBUF) ? h.num_buffers : 1;
-	int bad = rc < 0 || len < vn->hdr_len || nbufs == 0 || nbufs > posted;
+	int bad = rc < 0 || len < vn->hdr_len;
+	if (nbufs == 0 || nbufs > posted) {
+		bad = 1;
+		nbufs = 1; /* which buffers are this frame's is unknown: only this one goes */
+	}
 	uint32_t total = 0;
 	if (!bad) {
 		first->data += vn->hdr_len;
 		first->len = total = len - vn->hdr_len;
 	}
-	/* Every buffer of a frame is made used together (spec 5.1.6.4): one
-	 * missing now was never coming. */
-	for (unsigned k = 1; k < nbufs && !bad; k++) {
+	/* Every buffer of a frame is made used together (spec 5.1.6.4): its
+	 * followers are taken, and dropped with it when anything about the
+	 * frame is wrong; one missing now was never coming. */
+	for (unsigned k = 1; k < nbufs; k++) {
 		rc = virtq_get_used(&vn->rxq, &id, &len);
-		if (rc == 0 || rc == -EIO) {
+		if (rc == -EIO) {
 			rx_drop(vn, first);
-			if (rc == -EIO)
-				return rc;
-			vn->net.stats.device_errors++;
-			return 1;
+			return rc;
+		}
+		if (rc == 0) {
+			bad = 1;
+			break;
 		}
 		last = last->next = rx_take(vn, id);
 		last->len = len;
 		total += len;
-		bad = rc < 0;
+		bad |= rc < 0;
 	}
 	if (bad) {
 		vn->net.stats.device_errors++;
@@ -249,8 +256,6 @@ static int tx_room_ready(void *arg)
 static int tx_wait_room(struct virtio_net *vn, unsigned need)
 {
 	struct room_wait w = {vn, need};
-
-	kick(vn, &vn->txq, Q_TX);
 	int err = plat_wait_until(tx_room_ready, &w, plat_time_ns() + TX_ROOM_WAIT_NS, vn->opt.use_irq);
 	virtq_disable_irq(&vn->txq);
 	return err == 0 && !vn->needs_reset ? 0 : -ENOBUFS;
@@ -326,7 +331,8 @@ static int ctrl_cmd(struct virtio_net *vn, uint8_t class, uint8_t cmd, const uin
 		return -EIO;
 	c->class = class;
 	c->cmd = cmd;
-	memcpy(c->data, data, len);
+	if (len)
+		memcpy(c->data, data, len);
 	c->ack = 0xFF; /* anything but OK, in case the device never writes it */
 	/* Class and command, data, ack: three descriptors, as a legacy device
 	 * without ANY_LAYOUT needs them. */
@@ -488,15 +494,22 @@ static void setup_interrupts(struct virtio_net *vn)
 
 /* Our subset of what the device offers, with the specification's
  * dependencies (5.1.3.1): the control queue's features only with it, MTU
- * only when the device's value is sane and fits our buffers (the
- * configuration may be read before accepting, to decide: spec 3.1.1). */
+ * only when the device's value is sane and fits our buffers, MQ only when
+ * the control queue's number (2 x max_virtqueue_pairs) fits 16 bits:
+ * without MQ the one pair we use is all the same, and the control queue is
+ * number 2.  (The configuration may be read before accepting, to decide:
+ * spec 3.1.1.) */
 static uint64_t choose_features(struct virtio_net *vn, uint64_t offered)
 {
 	uint64_t want = virtio_net_wanted_features(&vn->opt) & offered;
-	uint16_t mtu;
+	uint16_t mtu, pairs;
 
 	if (!(want & F(VIRTIO_NET_F_CTRL_VQ)))
 		want &= ~(F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_GUEST_ANNOUNCE) | F(VIRTIO_NET_F_MQ));
+	if ((want & F(VIRTIO_NET_F_MQ)) &&
+	    (virtio_read_config(&vn->vdev, VIRTIO_NET_CFG_MAX_PAIRS, &pairs, 2) < 0 || pairs == 0 ||
+	     pairs > 0x7FFF))
+		want &= ~F(VIRTIO_NET_F_MQ);
 	if ((want & F(VIRTIO_NET_F_MTU)) &&
 	    (virtio_read_config(&vn->vdev, VIRTIO_NET_CFG_MTU, &mtu, 2) < 0 || mtu < MTU_MIN ||
 	     (!(want & F(VIRTIO_NET_F_MRG_RXBUF)) &&
@@ -544,8 +557,8 @@ static int read_config(struct virtio_net *vn, uint8_t *generation)
 		err = virtio_read_config(d, VIRTIO_NET_CFG_MTU, &mtu, 2);
 	if (err < 0)
 		return err;
-	if (vn->max_pairs == 0 || vn->max_pairs > 0x8000 || mtu < MTU_MIN)
-		return -EINVAL;
+	if (vn->max_pairs == 0 || vn->max_pairs > 0x7FFF || mtu < MTU_MIN)
+		return -EINVAL; /* changed since choose_features() looked */
 	vn->net.mtu = mtu;
 	vn->net.link_up = !!(vn->status & VIRTIO_NET_S_LINK_UP);
 	return 0;
@@ -595,9 +608,10 @@ static int bring_up(struct virtio_net *vn, const char **why)
 	}
 	/* 12 bytes whenever VERSION_1 or MRG_RXBUF, else 10 (spec 5.1.6.1). */
 	vn->hdr_len = has(vn, VIRTIO_F_VERSION_1) || has(vn, VIRTIO_NET_F_MRG_RXBUF) ? 12 : 10;
-	/* Without ANY_LAYOUT (never offered by a legacy-only driver like us on
-	 * a legacy device) the header sits alone in its descriptor; with
-	 * MRG_RXBUF each buffer is one descriptor, as Linux posts them. */
+	/* On a legacy device, where we never accept ANY_LAYOUT, the header sits
+	 * alone in its descriptor (spec 5.1.6.6); with MRG_RXBUF each buffer is
+	 * one descriptor, header included, as Linux posts them and QEMU takes
+	 * them. */
 	vn->rx_split_hdr = !d->t->modern && !has(vn, VIRTIO_NET_F_MRG_RXBUF);
 	if (read_config(vn, &generation) < 0) {
 		*why = "device configuration unreadable or insane";
@@ -665,31 +679,36 @@ static void reclaim_all(struct virtio_net *vn)
 }
 
 /* The device broke the protocol or asked for a reset: reset it and start
- * over.  One that does not even reset is given up: with its PCI function's
- * bus mastering off it can no longer touch our memory, and what it held is
- * ours again; without a PCI function (the host tests) its buffers stay
- * where they are, never reused. */
+ * over (the stack hears of a link that came back different).  One that
+ * does not even reset is given up: with its PCI function's bus mastering
+ * off it can no longer touch our memory, and what it held is ours again;
+ * without a PCI function (the host tests) its buffers stay where they are,
+ * never reused. */
 static void recover(struct virtio_net *vn)
 {
-	const char *why;
+	const char *why = NULL;
+	int link = vn->net.link_up;
 
 	vn->net.stats.resets++;
 	vn->live = 0;
 	vn->needs_reset = 0;
 	if (virtio_reset(&vn->vdev) < 0) {
-		vn->broken = 1;
-		vn->broken_why = "reset failed";
+		why = "reset failed";
 		if (vn->vdev.pci) {
 			pci_stop_dma(vn->vdev.pci);
 			reclaim_all(vn);
 		}
-		return;
+	} else {
+		reclaim_all(vn);
+		bring_up(vn, &why);
 	}
-	reclaim_all(vn);
-	if (bring_up(vn, &why) < 0) {
+	if (!vn->live) {
 		vn->broken = 1;
 		vn->broken_why = why;
+		vn->net.link_up = 0;
 	}
+	if (vn->net.link_up != link)
+		vn->net.event(&vn->net, NET_EV_LINK);
 }
 
 /* ---- the interface ---- */

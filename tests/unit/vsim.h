@@ -1,5 +1,5 @@
 /*
- * A simulated virtio-blk device for the host unit tests, in three parts:
+ * Simulated virtio devices for the host unit tests, in parts:
  *
  *   vsim_platform.c  drivers/platform.h for Linux: a virtual clock, waits
  *                    that let the device run, PCI configuration ports for
@@ -9,6 +9,8 @@
  *   vsim_blk.c       a virtio-blk device over a RAM disk behind a
  *                    struct virtio_transport, with knobs to fail, stall,
  *                    reorder or lie
+ *   vsim_net.c       a virtio-net device (vsim_net.h): frames in and out,
+ *                    control commands, link and announce, and lies
  *
  * Bus addresses are host pointers (plat_virt_to_phys is the identity), so
  * AddressSanitizer sees every byte the "device" touches.
@@ -27,6 +29,7 @@
 
 #define VSIM_TICK_NS 10000000ull /* an idle halt ends at the next 100 Hz tick */
 #define VSIM_PCI_BAR1 0xFE000000ull /* where the MSI-X table lives */
+#define VSIM_MSIX_MAX 4 /* MSI-X table entries the function can have */
 
 struct vsim_platform {
 	uint64_t now_ns;
@@ -42,7 +45,7 @@ struct vsim_platform {
 	/* Configuration space of the one PCI function at 00:01.0. */
 	uint8_t cfg[256];
 	uint32_t cf8;
-	uint32_t msix_table[2 * 4];
+	uint32_t msix_table[VSIM_MSIX_MAX * 4];
 	/* Interrupt handlers the driver hooked up. */
 	void (*msi_fn[4])(void *);
 	void *msi_arg[4];
@@ -56,7 +59,7 @@ extern struct vsim_platform vsim_plat;
 /* Resets the platform; with msix, the PCI function has an MSI-X capability
  * (2 entries, table in BAR 1).  Fills *pci to describe it. */
 void vsim_platform_reset(struct pci_device *pci, int msix);
-/* Shrinks the MSI-X table to n entries (1 or 2). */
+/* Sets the MSI-X table's size to n entries (1 .. VSIM_MSIX_MAX). */
 void vsim_platform_msix_entries(unsigned n);
 /* Delivers MSI-X entry `entry` if the function has MSI-X enabled and the
  * entry unmasked; returns 1 if a handler ran. */

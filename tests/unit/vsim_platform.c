@@ -41,7 +41,7 @@ void vsim_platform_reset(struct pci_device *pci, int msix)
 		c[MSIX_CAP + 2] = 1; /* table size 2 (encoded N-1) */
 		c[MSIX_CAP + 4] = 1; /* table in BAR 1 at offset 0 */
 	}
-	for (unsigned i = 0; i < 2; i++)
+	for (unsigned i = 0; i < VSIM_MSIX_MAX; i++)
 		vsim_plat.msix_table[4 * i + 3] = 1; /* masked */
 	memset(pci, 0, sizeof(*pci));
 	pci->bus = 0, pci->dev = 1, pci->fn = 0;
@@ -52,8 +52,8 @@ void vsim_platform_reset(struct pci_device *pci, int msix)
 
 void vsim_platform_msix_entries(unsigned n)
 {
-	if (n < 1 || n > 2)
-		fail_msg("the simulated MSI-X table has 1 or 2 entries, not %u", n);
+	if (n < 1 || n > VSIM_MSIX_MAX)
+		fail_msg("the simulated MSI-X table has 1 to %d entries, not %u", VSIM_MSIX_MAX, n);
 	vsim_plat.cfg[MSIX_CAP + 2] = (uint8_t)(n - 1);
 }
 
@@ -168,9 +168,10 @@ int plat_intx_attach(unsigned gsi, void (*fn)(void *arg), void *arg)
 
 int vsim_msix_enabled(void) { return (vsim_plat.cfg[MSIX_CAP + 3] & 0x80) != 0; }
 
+/* Entries past the table's size (as the capability says) do not exist. */
 int vsim_raise_msix(unsigned entry)
 {
-	if (!vsim_msix_enabled() || entry >= 2)
+	if (!vsim_msix_enabled() || entry > vsim_plat.cfg[MSIX_CAP + 2])
 		return 0;
 	const uint32_t *e = &vsim_plat.msix_table[4 * entry];
 	if (e[3] & 1 || e[0] != 0xFEE00000u || e[2] < 0x40 || e[2] >= 0x40 + vsim_plat.nmsi)
