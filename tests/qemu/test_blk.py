@@ -13,16 +13,15 @@ two axes (test_matrix_covers_every_pair checks it) in 11 boots.
 
 import hashlib
 import itertools
-import json
 import os
 import re
-import socket
 import sys
 import time
 
 import pytest
 
 import tinyvio
+from tinyvio import qmp
 
 sys.path.insert(0, os.path.join(tinyvio.REPO_ROOT, "scripts"))
 from pattern import pattern  # noqa: E402
@@ -242,23 +241,6 @@ def test_intx_when_no_msix_vectors(start, tmp_path, machine):
     assert b["mode"] == "intx"
     fill_and_check(q, image, "vda", 512, 1, 2049, 99)
     assert q.cmd("blkhash vda 0 %d" % (IMAGE_BYTES // 512)) == sha256_file(image)
-
-
-def qmp(path, command, **arguments):
-    """Runs one command on the QMP socket at path; returns its "return"."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(str(path))
-        f = s.makefile("rw")
-        json.loads(f.readline())  # the greeting
-        for name, args in (("qmp_capabilities", {}), (command, arguments)):
-            f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-            f.flush()
-            reply = json.loads(f.readline())
-            while "return" not in reply and "error" not in reply:  # an event
-                reply = json.loads(f.readline())
-            assert "return" in reply, reply
-    return reply["return"]
 
 
 def capacity_becomes(q, want, timeout=10):

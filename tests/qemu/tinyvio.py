@@ -11,9 +11,11 @@ timeout, and a timeout (or QEMU exiting early) fails the test with the console
 text seen so far.  Standard library only (plus pytest for failing tests).
 """
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -104,11 +106,13 @@ class Qemu:
     """One QEMU running the kernel, with its serial console on stdin/stdout."""
 
     def __init__(self, machine="pc", accel="tcg", append=None, extra=(),
-                 timeout=None, kernel=KERNEL_REL, stdin_data=None):
+                 timeout=None, kernel=KERNEL_REL, stdin_data=None, prefix=()):
+        """prefix: words run before QEMU's own (e.g. `ip netns exec NS`,
+        which execs QEMU in place: the process is QEMU's)."""
         self.machine = machine
         self.accel = accel
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT.get(accel, 30.0)
-        self.argv = qemu_argv(machine, accel, append, extra, kernel)
+        self.argv = list(prefix) + qemu_argv(machine, accel, append, extra, kernel)
         self._buf = bytearray()
         self._cond = threading.Condition()
         self._eof = False
@@ -290,6 +294,24 @@ class Qemu:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def qmp(path, command, **arguments):
+    """Runs one command on the QMP socket at path (a `-qmp unix:PATH,server=on,wait=off`);
+    returns its "return".  Argument names with a dash are passed as **{"a-b": v}."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(path))
+        f = s.makefile("rw")
+        json.loads(f.readline())  # the greeting
+        for name, args in (("qmp_capabilities", {}), (command, arguments)):
+            f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+            f.flush()
+            reply = json.loads(f.readline())
+            while "return" not in reply and "error" not in reply:  # an event
+                reply = json.loads(f.readline())
+            assert "return" in reply, reply
+    return reply["return"]
 
 
 def missing_prerequisite(accel="tcg"):
