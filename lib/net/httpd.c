@@ -33,8 +33,9 @@
 #include "lwip/tcp.h"
 
 #define HTTPD_CONNS 32
-#define HTTPD_CHUNK                                                                                          \
-	(60 * 1024) /* file bytes read, or body bytes written, at a time (pbufs count in 16 bits) */
+/* File bytes read, or body bytes written, at a time (pbufs count in 16 bits). */
+#define HTTPD_CHUNK (60 * 1024)
+#define HTTPD_BUFS 8 /* read-ahead buffers, lent to connections sending a file */
 #define HTTPD_IDLE_S 15 /* a connection without progress this long is dropped */
 #define POLL_TICKS 2 /* lwIP polls each connection every 2 x 500 ms: once a second */
 #define TEXT_MAX 768 /* status line, headers, an error's short body */
@@ -60,7 +61,10 @@ struct conn {
 	enum body_kind body;
 	uint64_t left; /* body bytes not yet queued */
 	struct fat_file file; /* B_FILE */
-	uint32_t off;
+	uint32_t off; /* the file offset read next */
+	uint8_t *rbuf; /* what was read and is not yet queued: rbuf[rpos..rlen) */
+	uint32_t rpos, rlen;
+	int lent; /* rbuf is a buffer of the pool, this connection's until the file is sent */
 	struct fat_volume *vol; /* B_DIR */
 	struct fat_dir dir;
 	enum listing_part part;
@@ -78,7 +82,9 @@ static struct conn conns[HTTPD_CONNS];
 static struct tcp_pcb *listener;
 static int aborted; /* a callback aborted its pcb: lwIP must hear ERR_ABRT */
 static int writable;
-static uint8_t chunk[HTTPD_CHUNK];
+static uint8_t chunk[HTTPD_CHUNK]; /* shared: used and done with inside one call */
+static uint8_t pool[HTTPD_BUFS][HTTPD_CHUNK];
+static struct conn *pool_owner[HTTPD_BUFS];
 static char line[LISTING_LINE_MAX];
 
 /* ---- connections ---- */
@@ -95,10 +101,34 @@ static void release_held(struct conn *c)
 	c->held_len = 0;
 }
 
+/* A read-ahead buffer for c, or NULL when all are lent. */
+static uint8_t *borrow(struct conn *c)
+{
+	for (int i = 0; i < HTTPD_BUFS; i++)
+		if (!pool_owner[i]) {
+			pool_owner[i] = c;
+			c->lent = 1;
+			return pool[i];
+		}
+	return NULL;
+}
+
+static void give_back(struct conn *c)
+{
+	for (int i = 0; i < HTTPD_BUFS && c->lent; i++)
+		if (pool_owner[i] == c) {
+			pool_owner[i] = NULL;
+			c->lent = 0;
+		}
+	c->rbuf = NULL;
+	c->rpos = c->rlen = 0;
+}
+
 /* Forgets the connection: its pcb is gone (err callback) or handed to
  * lwIP to close.  An upload not committed leaves no file. */
 static void conn_free(struct conn *c)
 {
+	give_back(c);
 	if (c->pcb) {
 		tcp_arg(c->pcb, NULL);
 		tcp_recv(c->pcb, NULL);
@@ -372,6 +402,52 @@ static int pump_listing(struct conn *c)
 	}
 }
 
+/* The file's bytes, as far as lwIP takes them.  A connection reads ahead
+ * HTTPD_CHUNK bytes at a time into a buffer lent from the pool, and queues
+ * them as lwIP's send buffer empties: one disk request per chunk, however
+ * little lwIP takes at once.  Without a buffer free it reads only what
+ * lwIP takes now, into the shared chunk (and reads again what lwIP then
+ * refuses).  Returns 1 when all is queued, 0 to wait for room, -1 on a
+ * disk error or a file that shrank under us. */
+static int pump_file(struct conn *c)
+{
+	while (c->left) {
+		uint32_t room = tcp_sndbuf(c->pcb);
+		if (c->rpos == c->rlen) {
+			uint32_t n = c->left < HTTPD_CHUNK ? (uint32_t)c->left : HTTPD_CHUNK;
+			c->rbuf = c->lent ? c->rbuf : borrow(c);
+			if (!c->rbuf) {
+				c->rbuf = chunk;
+				if (room < n)
+					n = room & ~4095u; /* whole 4 KiB blocks: the reads stay aligned */
+			}
+			if (n == 0)
+				return 0;
+			ssize_t got = fat_read(&c->file, c->off, c->rbuf, n);
+			if (got <= 0)
+				return -1;
+			c->off += (uint32_t)got;
+			c->rpos = 0;
+			c->rlen = (uint32_t)got;
+		}
+		uint32_t m = c->rlen - c->rpos < room ? c->rlen - c->rpos : room;
+		if (m && tcp_write(c->pcb, c->rbuf + c->rpos, (u16_t)m,
+				   TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK)
+			m = 0; /* lwIP's memory: again from the sent or poll callback */
+		c->rpos += m;
+		c->left -= m;
+		if (c->rpos < c->rlen) {
+			if (!c->lent) { /* the shared chunk is not ours after this call */
+				c->off -= c->rlen - c->rpos;
+				c->rpos = c->rlen = 0;
+			}
+			return 0;
+		}
+	}
+	give_back(c);
+	return 1;
+}
+
 /* Sends what the answer still has, as far as lwIP takes it.  Returns 1
  * when the answer is all queued and the connection reads its next request,
  * 0 when it waits for room (or has been closed). */
@@ -382,23 +458,14 @@ static int pump(struct conn *c)
 			goto wait;
 		c->text_off = c->text_len;
 	}
-	while (c->left && c->body == B_FILE) {
-		/* Whole 4 KiB blocks, so the reads stay aligned, unless it is the end. */
-		uint32_t n = c->left < HTTPD_CHUNK ? (uint32_t)c->left : HTTPD_CHUNK;
-		uint32_t room = tcp_sndbuf(c->pcb);
-		if (room < n)
-			n = room & ~4095u;
-		if (n == 0)
-			goto wait;
-		ssize_t got = fat_read(&c->file, c->off, chunk, n);
-		if (got <= 0) { /* a disk error, or the file shrank under us */
+	if (c->left && c->body == B_FILE) {
+		int rc = pump_file(c);
+		if (rc < 0) {
 			conn_abort(c);
 			return 0;
 		}
-		if (tcp_write(c->pcb, chunk, (u16_t)got, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK)
-			goto wait; /* lwIP's memory: again from the sent or poll callback */
-		c->off += (uint32_t)got;
-		c->left -= (uint32_t)got;
+		if (rc == 0)
+			goto wait;
 	}
 	if (c->left && c->body == B_DIR) {
 		int rc = pump_listing(c);
@@ -453,6 +520,7 @@ static void get(struct conn *c)
 		     st.is_dir ? "text/html; charset=utf-8" : netfs_content_type(c->req.path));
 	c->body = st.is_dir ? B_DIR : B_FILE;
 	c->off = 0;
+	c->rpos = c->rlen = 0;
 	c->part = L_HEAD;
 	c->entry_pending = 0;
 }
