@@ -16,8 +16,9 @@
  * window follows the disk.  With keep-alive the next request is then read,
  * possibly already waiting in the buffer.
  *
- * Everything is bounded: the head (HTTP_HEAD_MAX), the connections, the
- * time a client may stay silent (HTTPD_IDLE_S).  A disk error before the
+ * Everything is bounded: the head (HTTP_HEAD_MAX) and the time it may take
+ * to come (HTTPD_HEAD_S), the connections, the time a client may stay
+ * silent (HTTPD_IDLE_S).  A disk error before the
  * status line is sent answers 500 (507 for a full disk); after it, the
  * connection is reset, so the client sees the body cut short.
  */
@@ -37,6 +38,7 @@
 #define HTTPD_CHUNK (60 * 1024)
 #define HTTPD_BUFS 8 /* read-ahead buffers, lent to connections sending a file */
 #define HTTPD_IDLE_S 15 /* a connection without progress this long is dropped */
+#define HTTPD_HEAD_S 30 /* and one whose request head, begun, is not complete this long */
 #define POLL_TICKS 2 /* lwIP polls each connection every 2 x 500 ms: once a second */
 #define TEXT_MAX 768 /* status line, headers, an error's short body */
 #define LISTING_LINE_MAX (12 * 1024) /* one listing line: a 255-character name, escaped */
@@ -49,6 +51,7 @@ struct conn {
 	enum conn_state state;
 	struct tcp_pcb *pcb;
 	unsigned idle; /* seconds without progress */
+	unsigned head_age; /* seconds a begun head has been coming (a byte at a time keeps idle at 0) */
 	char head[HTTP_HEAD_MAX]; /* a request head, and what came after it */
 	size_t head_len;
 	struct http_request req;
@@ -744,7 +747,8 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 	(void)pcb;
 
 	aborted = 0;
-	if (++c->idle >= HTTPD_IDLE_S)
+	c->head_age = c->state == C_HEAD && c->head_len ? c->head_age + 1 : 0;
+	if (++c->idle >= HTTPD_IDLE_S || c->head_age >= HTTPD_HEAD_S)
 		conn_abort(c);
 	else
 		serve(c);
