@@ -124,6 +124,26 @@ void virtio_fail(struct virtio_dev *d);
  * configuration) or -EIO (it kept changing: the device is not sane). */
 int virtio_read_config(struct virtio_dev *d, unsigned off, void *buf, unsigned width);
 
+/* A driver's kind of virtio PCI function, for virtio_pci_probe(). */
+struct virtio_probe {
+	uint16_t transitional_id, modern_id; /* 0x1AF4 device ids */
+	const char *too_many; /* the report when every slot is taken */
+	int slots; /* devices the driver has room for */
+	int *used; /* slots taken so far */
+	/* Slot i's transport, zeroed. */
+	struct virtio_dev *(*dev)(int i);
+	/* Starts the device of slot i (bound) and hands it on (registers it);
+	 * returns 0, or a negative errno with *why. */
+	int (*start)(int i, const void *arg, const char **why);
+	/* 1 if slot i is taken for good (its interrupts point at it). */
+	int (*keep)(int i);
+};
+
+/* Binds and starts every function of p's kind, in PCI order, calling
+ * report(pci, err, why) for each that fails.  Returns the number started. */
+int virtio_pci_probe(const struct virtio_probe *p, const void *arg,
+		     void (*report)(const struct pci_device *pci, int err, const char *why));
+
 static inline int virtio_has(const struct virtio_dev *d, unsigned bit) { return (d->features >> bit) & 1; }
 
 #endif

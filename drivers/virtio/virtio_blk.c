@@ -768,46 +768,43 @@ static _Alignas(4096) uint8_t rings[VIRTIO_BLK_MAX_DEVICES][VIRTQ_MEM_MAX];
 static _Alignas(64) struct virtio_blk_slot slots[VIRTIO_BLK_MAX_DEVICES][VIRTQ_MAX];
 static int ndevices;
 
+static struct virtio_dev *slot_dev(int i)
+{
+	memset(&devices[i], 0, sizeof(devices[i]));
+	return &devices[i].vdev;
+}
+
+static int slot_start(int i, const void *opt, const char **why)
+{
+	struct virtio_blk *vb = &devices[i];
+	int err = virtio_blk_start(vb, opt, rings[i], slots[i], why);
+
+	if (err == 0 && (err = blk_register(&vb->blk)) < 0) {
+		*why = "too many block devices";
+		vb->live = 0;
+		if (virtio_reset(&vb->vdev) < 0)
+			virtio_fail(&vb->vdev);
+	}
+	return err;
+}
+
+static int slot_kept(int i) { return devices[i].mode != NULL; }
+
 int virtio_blk_probe_all(const struct virtio_blk_options *opt,
 			 void (*report)(const struct pci_device *pci, int err, const char *why))
 {
-	int registered = 0;
+	static const struct virtio_probe probe = {
+		0x1001,
+		0x1042,
+		"too many virtio-blk devices",
+		VIRTIO_BLK_MAX_DEVICES,
+		&ndevices,
+		slot_dev,
+		slot_start,
+		slot_kept,
+	};
 
-	for (int i = 0; i < pci_count(); i++) {
-		struct pci_device *pci = pci_get(i);
-		if (pci->vendor != 0x1AF4 || (pci->device != 0x1001 && pci->device != 0x1042))
-			continue;
-		if (ndevices == VIRTIO_BLK_MAX_DEVICES) {
-			report(pci, -ENOSPC, "too many virtio-blk devices");
-			continue;
-		}
-		struct virtio_blk *vb = &devices[ndevices];
-		const char *why = "no usable transport";
-		memset(vb, 0, sizeof(*vb));
-		pci_enable(pci);
-		int err = virtio_pci_modern_bind(&vb->vdev, pci);
-		if (err < 0 && pci->device == 0x1001)
-			err = virtio_pci_legacy_bind(&vb->vdev, pci);
-		if (err == 0)
-			err = virtio_blk_start(vb, opt, rings[ndevices], slots[ndevices], &why);
-		if (err == 0 && (err = blk_register(&vb->blk)) < 0) {
-			why = "too many block devices";
-			vb->live = 0;
-			if (virtio_reset(&vb->vdev) < 0)
-				virtio_fail(&vb->vdev);
-		}
-		/* Once interrupts were set up (mode is set) their handlers point at
-		 * this slot, so it is not used again, even for a device that
-		 * failed: on a shared line its handler still quiets it. */
-		if (vb->mode)
-			ndevices++;
-		if (err < 0) {
-			report(pci, err, why);
-			continue;
-		}
-		registered++;
-	}
-	return registered;
+	return virtio_pci_probe(&probe, opt, report);
 }
 
 struct virtio_blk *virtio_blk_of(struct blk_device *dev)

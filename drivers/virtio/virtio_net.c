@@ -805,46 +805,43 @@ static struct virtio_net devices[VIRTIO_NET_MAX_DEVICES];
 static struct virtio_net_mem mems[VIRTIO_NET_MAX_DEVICES];
 static int ndevices;
 
+static struct virtio_dev *slot_dev(int i)
+{
+	memset(&devices[i], 0, sizeof(devices[i]));
+	return &devices[i].vdev;
+}
+
+static int slot_start(int i, const void *opt, const char **why)
+{
+	struct virtio_net *vn = &devices[i];
+	int err = virtio_net_start(vn, opt, &mems[i], why);
+
+	if (err == 0 && (err = net_register(&vn->net)) < 0) {
+		*why = "too many network devices";
+		vn->live = 0;
+		if (virtio_reset(&vn->vdev) < 0)
+			virtio_fail(&vn->vdev);
+	}
+	return err;
+}
+
+static int slot_kept(int i) { return devices[i].mode != NULL; }
+
 int virtio_net_probe_all(const struct virtio_net_options *opt,
 			 void (*report)(const struct pci_device *pci, int err, const char *why))
 {
-	int registered = 0;
+	static const struct virtio_probe probe = {
+		0x1000,
+		0x1041,
+		"too many virtio-net devices",
+		VIRTIO_NET_MAX_DEVICES,
+		&ndevices,
+		slot_dev,
+		slot_start,
+		slot_kept,
+	};
 
-	for (int i = 0; i < pci_count(); i++) {
-		struct pci_device *pci = pci_get(i);
-		if (pci->vendor != 0x1AF4 || (pci->device != 0x1000 && pci->device != 0x1041))
-			continue;
-		if (ndevices == VIRTIO_NET_MAX_DEVICES) {
-			report(pci, -ENOSPC, "too many virtio-net devices");
-			continue;
-		}
-		struct virtio_net *vn = &devices[ndevices];
-		const char *why = "no usable transport";
-		memset(vn, 0, sizeof(*vn));
-		pci_enable(pci);
-		int err = virtio_pci_modern_bind(&vn->vdev, pci);
-		if (err < 0 && pci->device == 0x1000)
-			err = virtio_pci_legacy_bind(&vn->vdev, pci);
-		if (err == 0)
-			err = virtio_net_start(vn, opt, &mems[ndevices], &why);
-		if (err == 0 && (err = net_register(&vn->net)) < 0) {
-			why = "too many network devices";
-			vn->live = 0;
-			if (virtio_reset(&vn->vdev) < 0)
-				virtio_fail(&vn->vdev);
-		}
-		/* Once interrupts were set up (mode is set) their handlers point at
-		 * this slot, so it is not used again, even for a device that
-		 * failed: on a shared line its handler still quiets it. */
-		if (vn->mode)
-			ndevices++;
-		if (err < 0) {
-			report(pci, err, why);
-			continue;
-		}
-		registered++;
-	}
-	return registered;
+	return virtio_pci_probe(&probe, opt, report);
 }
 
 struct virtio_net *virtio_net_of(struct net_device *dev)

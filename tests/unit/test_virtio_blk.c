@@ -1,7 +1,7 @@
 /* Host unit tests for the virtio-blk driver and the block API, against the
  * simulated device of tests/unit/vsim*.c. */
 // clang-format off
-// SOURCES: drivers/virtio/virtio_blk.c drivers/virtio/wait_way.c drivers/virtio/virtio.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/block/blk.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_blk.c
+// SOURCES: drivers/virtio/virtio_blk.c drivers/virtio/wait_way.c drivers/virtio/virtio.c drivers/virtio/virtio_pci.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/block/blk.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_blk.c
 // clang-format on
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Host unit tests for the virtio-net driver and the network-device
  * interface, against the simulated device of tests/unit/vsim_net.c. */
 // clang-format off
-// SOURCES: drivers/virtio/virtio_net.c drivers/virtio/virtio.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/net/net.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_net.c
+// SOURCES: drivers/virtio/virtio_net.c drivers/virtio/virtio.c drivers/virtio/virtio_pci.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c drivers/net/net.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_net.c
 // clang-format on
 #include <stdarg.h>
 #include <stddef.h>
