@@ -259,10 +259,12 @@ static int status_of(int err)
 	}
 }
 
-/* The request's body is not read: the rest of it is thrown away as it
- * comes, and the connection closes after the answer.  (Closing at once,
- * with the client still sending, would reset the connection, and the
- * client could lose the answer.) */
+/* The request's body (or what follows a bad head) is not read: the rest
+ * of it is thrown away as it comes, and after the answer our side of the
+ * connection is shut (FIN), the rest drained until the client closes, it
+ * is all in, or the idle timeout.  (Closing at once, with the client still
+ * sending, would reset the connection, and the client could lose the
+ * answer.) */
 static void skip_body(struct conn *c, uint64_t unread)
 {
 	c->keep = 0;
@@ -481,10 +483,13 @@ static int pump(struct conn *c)
 	}
 	tcp_output(c->pcb);
 	if (!c->keep) {
-		if (c->discard)
-			c->state = C_DRAIN; /* closed once the body is all in */
-		else
+		if (!c->discard) {
 			conn_close(c);
+		} else if (tcp_shutdown(c->pcb, 0, 1) == ERR_OK) {
+			c->state = C_DRAIN; /* closed once the client closes, or the body is all in */
+		} else {
+			conn_abort(c);
+		}
 		return 0;
 	}
 	c->state = C_HEAD;
@@ -671,7 +676,7 @@ static void serve(struct conn *c)
 			if (n > 0) {
 				dispatch(c, n);
 			} else {
-				c->keep = 0;
+				skip_body(c, UINT64_MAX);
 				c->req.method = HTTP_GET; /* for answer(): a reply with a body */
 				answer(c, 400);
 			}
@@ -720,9 +725,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_free(p);
 	} else if (c->state == C_SEND) {
 		return ERR_MEM; /* the next request: lwIP keeps it until this answer is out */
-	} else {
-		pbuf_free(p); /* a head longer than HTTP_HEAD_MAX */
-		c->keep = 0;
+	} else { /* a head longer than HTTP_HEAD_MAX */
+		tcp_recved(c->pcb, p->tot_len);
+		pbuf_free(p);
+		skip_body(c, UINT64_MAX);
 		c->req.method = HTTP_GET;
 		answer(c, 400);
 	}

@@ -107,6 +107,18 @@ static void fail(struct xfer *x, uint16_t code, const char *msg)
 	xfer_end(x);
 }
 
+/* Sends the kept packet (again): a copy each time, for lwIP's udp_send()
+ * writes its headers into the headroom of what it sends. */
+static void resend(struct xfer *x)
+{
+	struct pbuf *q = pbuf_clone(PBUF_TRANSPORT, PBUF_RAM, x->out);
+
+	if (q) {
+		udp_send(x->pcb, q);
+		pbuf_free(q);
+	}
+}
+
 /* Sends p (kept for resending) and starts waiting for the answer. */
 static void send_kept(struct xfer *x, struct pbuf *p)
 {
@@ -115,7 +127,7 @@ static void send_kept(struct xfer *x, struct pbuf *p)
 	x->out = p;
 	x->tries = 1;
 	x->deadline = sys_now() + x->timeout_ms;
-	udp_send(x->pcb, p);
+	resend(x);
 }
 
 /* Read: the block at x->off (short, maybe empty, at the end). */
@@ -185,7 +197,7 @@ static void xfer_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_a
 	if (n != (uint16_t)(x->block + 1) || x->last) { /* our ACK was lost: it goes again */
 		pbuf_free(p);
 		if (x->out)
-			udp_send(x->pcb, x->out);
+			resend(x);
 		return;
 	}
 	pbuf_copy_partial(p, block_buf, len, 4);
@@ -231,7 +243,7 @@ static void tick(void *unused)
 			} else {
 				x->tries++;
 				x->deadline = sys_now() + x->timeout_ms;
-				udp_send(x->pcb, x->out);
+				resend(x);
 			}
 		}
 		busy |= x->pcb != NULL;
@@ -398,9 +410,16 @@ static void server_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip
 		send_error(pcb, addr, port, E_ACCESS, "bad file name");
 		return;
 	}
+	/* A free slot, or one whose write is in and only listens for a lost
+	 * last ACK's sake. */
 	int slot = 0;
 	while (slot < TFTP_XFERS && xfers[slot].pcb)
 		slot++;
+	for (int i = 0; slot == TFTP_XFERS && i < TFTP_XFERS; i++)
+		if (xfers[i].writing && xfers[i].last) {
+			xfer_end(&xfers[i]);
+			slot = i;
+		}
 	struct udp_pcb *t = slot < TFTP_XFERS ? udp_new() : NULL;
 	if (t && (udp_bind(t, IP_ANY_TYPE, 0) != ERR_OK || udp_connect(t, addr, port) != ERR_OK)) {
 		udp_remove(t);

@@ -21,7 +21,7 @@
 #define MEMP_NUM_PBUF 256 /* pbufs that point at data elsewhere (PBUF_REF/ROM) */
 #define PBUF_POOL_SIZE 96 /* a TCP window's worth, for frames copied out of the ring */
 #define MEMP_NUM_RAW_PCB 4
-#define MEMP_NUM_UDP_PCB 8
+#define MEMP_NUM_UDP_PCB 16 /* the TFTP server and its 8 transfers, DHCP, and some */
 #define MEMP_NUM_TCP_PCB 40 /* 32 connections, and some in TIME_WAIT */
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 1024
@@ -39,6 +39,7 @@
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
 #define IP_REASS_MAX_PBUFS 64
+#define MEMP_NUM_FRAG_PBUF 48 /* a 64 KiB datagram (TFTP blksize 65464) in 1480-byte fragments */
 #define LWIP_ICMP 1
 #define LWIP_RAW 1 /* ping's echo requests */
 #define LWIP_DHCP 1
