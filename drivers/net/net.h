@@ -54,17 +54,23 @@ struct net_seg {
 	uint32_t len;
 };
 
-/* Checksum offload for one frame (only where the device has NET_OFF_TX_CSUM):
- * the device sums the frame from byte `start` to its end and stores the
- * result (added to what the field holds: the pseudo-header sum) at
- * start + offset. */
-struct net_tx_csum {
+/* Offloads for one frame.  Checksum (only where the device has
+ * NET_OFF_TX_CSUM): the device sums the frame from byte `start` to its end
+ * and stores the result (added to what the field holds: the pseudo-header
+ * sum) at start + offset.  Segmentation (NET_OFF_TSO4; with the checksum):
+ * with gso_size nonzero the frame is one TCP/IPv4 segment of up to 64 KiB
+ * whose first hdr_len bytes are its Ethernet, IP and TCP headers, and the
+ * device cuts it into segments of gso_size payload bytes, each with those
+ * headers (sequence numbers, lengths and checksums made right). */
+struct net_tx_offload {
 	uint16_t start, offset;
+	uint16_t gso_size, hdr_len;
 };
 
 /* offloads */
-#define NET_OFF_TX_CSUM 1u /* net_transmit() takes a struct net_tx_csum */
+#define NET_OFF_TX_CSUM 1u /* net_transmit() takes a struct net_tx_offload's checksum */
 #define NET_OFF_RX_CSUM 2u /* frames may come with NET_RX_CSUM_OK */
+#define NET_OFF_TSO4 4u /* and its segmentation */
 
 /* Events (event()): what changed; read the device's fields for the new state. */
 #define NET_EV_LINK 1u /* link_up changed */
@@ -87,7 +93,7 @@ struct net_device;
 
 struct net_ops {
 	int (*transmit)(struct net_device *d, const struct net_seg *segs, unsigned n,
-			const struct net_tx_csum *csum, void *cookie);
+			const struct net_tx_offload *off, void *cookie);
 	int (*poll)(struct net_device *d);
 	int (*arm)(struct net_device *d);
 	void (*release)(struct net_device *d, struct net_rx_buf *b);
@@ -122,8 +128,9 @@ struct net_device *net_get(int i);
 struct net_device *net_find(const char *name);
 
 /* Queues one frame of n segments (n <= d->max_segs, the Ethernet header
- * first, at most mtu + 14 bytes in all).  csum: NULL, or where the device
- * is to finish the TCP/UDP checksum (needs NET_OFF_TX_CSUM).  Reclaims
+ * first, at most mtu + 14 bytes in all, or 14 + 65535 to be segmented).
+ * off: NULL, or where the device is to finish the TCP/UDP checksum (needs
+ * NET_OFF_TX_CSUM) and how to segment the frame (NET_OFF_TSO4).  Reclaims
  * finished transmits first; if the ring is still full it waits, bounded
  * (a few milliseconds), for room.  Returns 0 (tx_done(cookie) follows,
  * from this or a later call), -EINVAL (too many segments, too long, or an
@@ -131,9 +138,9 @@ struct net_device *net_find(const char *name);
  * counted), -EIO (the device is broken).  On an error nothing was queued
  * and tx_done is not called. */
 static inline int net_transmit(struct net_device *d, const struct net_seg *segs, unsigned n,
-			       const struct net_tx_csum *csum, void *cookie)
+			       const struct net_tx_offload *off, void *cookie)
 {
-	return d->ops->transmit(d, segs, n, csum, cookie);
+	return d->ops->transmit(d, segs, n, off, cookie);
 }
 
 /* Does the device's pending work: tx_done() for finished transmits, rx()

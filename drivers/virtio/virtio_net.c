@@ -47,11 +47,11 @@ _Static_assert(VIRTIO_NET_RX_BUFS <= NET_RX_BUFS_MAX, "more receive buffers than
 
 uint64_t virtio_net_wanted_features(const struct virtio_net_options *opt)
 {
-	uint64_t f = F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_MTU) |
-		     F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS) |
-		     F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_GUEST_ANNOUNCE) |
-		     F(VIRTIO_NET_F_MQ) | F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_F_EVENT_IDX) |
-		     F(VIRTIO_F_VERSION_1);
+	uint64_t f = F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
+		     F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_MTU) | F(VIRTIO_NET_F_MAC) |
+		     F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CTRL_VQ) |
+		     F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_GUEST_ANNOUNCE) | F(VIRTIO_NET_F_MQ) |
+		     F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_VERSION_1);
 	if (opt->allow_packed)
 		f |= F(VIRTIO_F_RING_PACKED);
 	return f;
@@ -262,14 +262,16 @@ static int tx_wait_room(struct virtio_net *vn, unsigned need)
 }
 
 static int vnet_transmit(struct net_device *nd, const struct net_seg *segs, unsigned n,
-			 const struct net_tx_csum *csum, void *cookie)
+			 const struct net_tx_offload *off, void *cookie)
 {
 	struct virtio_net *vn = nd->priv;
 	struct virtq_buf bufs[NET_MAX_SEGS + 1];
 	uint32_t total = 0;
 	uint16_t id;
+	int gso = off && off->gso_size;
 
-	if (n == 0 || n > nd->max_segs || (csum && !(nd->offloads & NET_OFF_TX_CSUM)))
+	if (n == 0 || n > nd->max_segs || (off && !(nd->offloads & NET_OFF_TX_CSUM)) ||
+	    (gso && !(nd->offloads & NET_OFF_TSO4)))
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		if (segs[i].len == 0)
@@ -277,8 +279,8 @@ static int vnet_transmit(struct net_device *nd, const struct net_seg *segs, unsi
 		bufs[i + 1] = (struct virtq_buf){plat_virt_to_phys(segs[i].data), segs[i].len, 0};
 		total += segs[i].len;
 	}
-	if (total < ETH_HLEN || total > (uint32_t)nd->mtu + ETH_HLEN ||
-	    (csum && (uint32_t)csum->start + csum->offset + 2 > total))
+	if (total < ETH_HLEN || total > (gso ? 0xFFFFu : nd->mtu) + ETH_HLEN ||
+	    (off && (uint32_t)off->start + off->offset + 2 > total) || (gso && off->hdr_len >= total))
 		return -EINVAL;
 	if (!vn->live || vn->needs_reset) {
 		nd->stats.tx_dropped++;
@@ -291,10 +293,15 @@ static int vnet_transmit(struct net_device *nd, const struct net_seg *segs, unsi
 	}
 	struct virtio_net_hdr *h = &vn->mem->tx_hdr[virtq_next_id(&vn->txq)];
 	memset(h, 0, sizeof(*h)); /* GSO_NONE; num_buffers 0 on transmit */
-	if (csum) {
+	if (off) {
 		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		h->csum_start = csum->start;
-		h->csum_offset = csum->offset;
+		h->csum_start = off->start;
+		h->csum_offset = off->offset;
+	}
+	if (gso) { /* spec 5.1.6.2: the device cuts it into gso_size-byte segments */
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		h->gso_size = off->gso_size;
+		h->hdr_len = off->hdr_len;
 	}
 	bufs[0] = (struct virtq_buf){plat_virt_to_phys(h), vn->hdr_len, 0};
 	if (virtq_add(&vn->txq, bufs, n + 1, &id) < 0) { /* room was checked: cannot happen */
@@ -506,6 +513,12 @@ static uint64_t choose_features(struct virtio_net *vn, uint64_t offered)
 
 	if (!(want & F(VIRTIO_NET_F_CTRL_VQ)))
 		want &= ~(F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_GUEST_ANNOUNCE) | F(VIRTIO_NET_F_MQ));
+	/* Large segments only into mergeable buffers (else each buffer would
+	 * need 64 KiB), and only with their partial checksums accepted. */
+	if (!(want & F(VIRTIO_NET_F_MRG_RXBUF)) || !(want & F(VIRTIO_NET_F_GUEST_CSUM)))
+		want &= ~F(VIRTIO_NET_F_GUEST_TSO4);
+	if (!(want & F(VIRTIO_NET_F_CSUM)))
+		want &= ~F(VIRTIO_NET_F_HOST_TSO4); /* segments the device cuts, it checksums */
 	if ((want & F(VIRTIO_NET_F_MQ)) &&
 	    (virtio_read_config(&vn->vdev, VIRTIO_NET_CFG_MAX_PAIRS, &pairs, 2) < 0 || pairs == 0 ||
 	     pairs > 0x7FFF))
@@ -639,7 +652,8 @@ static int bring_up(struct virtio_net *vn, const char **why)
 	vn->rxq.trust_len = vn->rxq.len_without_write = 1;
 	vn->net.max_segs = chain_max - 1 < NET_MAX_SEGS ? chain_max - 1 : NET_MAX_SEGS;
 	vn->net.offloads = (has(vn, VIRTIO_NET_F_CSUM) ? NET_OFF_TX_CSUM : 0) |
-			   (has(vn, VIRTIO_NET_F_GUEST_CSUM) ? NET_OFF_RX_CSUM : 0);
+			   (has(vn, VIRTIO_NET_F_GUEST_CSUM) ? NET_OFF_RX_CSUM : 0) |
+			   (has(vn, VIRTIO_NET_F_HOST_TSO4) ? NET_OFF_TSO4 : 0);
 	unsigned capacity = vn->rx_split_hdr && !vn->rxq.indirect ? vn->rxq.size / 2 : vn->rxq.size;
 	vn->rx_target = capacity < VIRTIO_NET_RX_BUFS / 2 ? capacity : VIRTIO_NET_RX_BUFS / 2;
 	if (d->t->set_config_vector(d, vn->config_vector) < 0)

@@ -20,6 +20,8 @@
 #define VIRTIO_NET_F_CSUM 0 /* the device finishes checksums we leave partial */
 #define VIRTIO_NET_F_GUEST_CSUM 1 /* it may hand us frames whose checksum it checked, or left partial */
 #define VIRTIO_NET_F_MTU 3 /* it says its largest MTU */
+#define VIRTIO_NET_F_GUEST_TSO4 7 /* it may hand us TCP segments of up to 64 KiB (coalesced) */
+#define VIRTIO_NET_F_HOST_TSO4 11 /* it cuts TCP segments of up to 64 KiB we hand it */
 #define VIRTIO_NET_F_MAC 5 /* it has a MAC address */
 #define VIRTIO_NET_F_MRG_RXBUF 15 /* a received frame may fill several buffers */
 #define VIRTIO_NET_F_STATUS 16 /* link status in the configuration */
@@ -52,6 +54,7 @@ struct virtio_net_hdr {
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1 /* the checksum at csum_start + csum_offset is partial */
 #define VIRTIO_NET_HDR_F_DATA_VALID 2 /* receive: the device checked the checksum */
 #define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
 
 /* Control queue commands (section 5.1.6.5): {class, command}, data, then
  * an ack byte the device writes. */

@@ -7,7 +7,8 @@
  * will not retransmit a segment the driver still holds).  A chain of more
  * pieces than the device takes is copied once into one pbuf.  Where the
  * device finishes TCP checksums, lwIP leaves them out and we write the
- * pseudo-header sum the device adds the rest to.
+ * pseudo-header sum the device adds the rest to; where it also cuts large
+ * segments, back-to-back segments are coalesced for it (tso.c).
  *
  * In: each received piece becomes a custom pbuf around the driver's own
  * memory, so a frame reaches lwIP without a copy, and goes back to the
@@ -25,59 +26,26 @@
 #include "lwip/ip.h"
 #include "netif/ethernet.h"
 
-#define ETH_HLEN 14
-#define TCP_CHECKSUM_AT 16 /* byte offset of the checksum in a TCP header */
-
-/* ---- transmit ---- */
-
-static uint32_t sum16(const uint8_t *p, unsigned n, uint32_t sum)
-{
-	for (unsigned i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	return sum;
-}
-
-/* An IPv4 TCP frame whose headers are all in its first pbuf (lwIP builds
- * TCP segments so) gets the pseudo-header sum in its checksum field, and
- * *cs says where the device is to finish it.  Returns 1, or 0 for a frame
- * that is not TCP over IPv4 (its checksums were made by lwIP), or -1 for
- * a TCP frame that cannot be finished that way (never built by lwIP). */
-static int tcp_checksum_to_device(struct pbuf *p, struct net_tx_csum *cs)
-{
-	uint8_t *f = p->payload;
-
-	if (p->len < ETH_HLEN + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4 ||
-	    f[ETH_HLEN + 9] != IP_PROTO_TCP)
-		return 0;
-	unsigned ihl = (f[ETH_HLEN] & 0x0F) * 4u;
-	unsigned total = (unsigned)f[ETH_HLEN + 2] << 8 | f[ETH_HLEN + 3];
-	unsigned start = ETH_HLEN + ihl;
-	if (ihl < 20 || total < ihl + 20 || p->len < start + 20 ||
-	    ((f[ETH_HLEN + 6] & 0x3F) | f[ETH_HLEN + 7]))
-		return -1; /* bad header, or a fragment */
-	/* Source and destination, protocol, TCP length: folded, not inverted. */
-	uint32_t sum = sum16(f + ETH_HLEN + 12, 8, IP_PROTO_TCP + (total - ihl));
-	while (sum >> 16)
-		sum = (sum & 0xFFFF) + (sum >> 16);
-	f[start + TCP_CHECKSUM_AT] = (uint8_t)(sum >> 8);
-	f[start + TCP_CHECKSUM_AT + 1] = (uint8_t)sum;
-	cs->start = (uint16_t)start;
-	cs->offset = TCP_CHECKSUM_AT;
-	return 1;
-}
-
 static err_t linkoutput(struct netif *netif, struct pbuf *p)
 {
 	struct netif_glue *g = netif->state;
 	struct net_device *d = g->dev;
 	struct net_seg segs[NET_MAX_SEGS];
-	struct net_tx_csum cs;
+	struct net_tx_offload off;
+	struct tcp_frame t;
 	unsigned n = 0;
+	int offload = 0;
 
-	int offload = (d->offloads & NET_OFF_TX_CSUM) ? tcp_checksum_to_device(p, &cs) : 0;
-	if (offload < 0) {
-		d->stats.tx_dropped++;
-		return ERR_IF;
+	if ((d->offloads & NET_OFF_TSO4) && tso_take(&g->tso, d, p))
+		return ERR_OK; /* coalesced (copied): goes out with the segments after it */
+	if (d->offloads & NET_OFF_TX_CSUM) {
+		offload = tcp_frame_parse(p->payload, p->len, &t);
+		if (offload < 0) {
+			d->stats.tx_dropped++;
+			return ERR_IF;
+		}
+		if (offload)
+			tcp_frame_to_device(p->payload, &t, &off);
 	}
 	for (struct pbuf *q = p; q && n <= d->max_segs; q = q->next)
 		if (q->len) {
@@ -97,7 +65,7 @@ static err_t linkoutput(struct netif *netif, struct pbuf *p)
 	} else {
 		pbuf_ref(p);
 	}
-	int err = net_transmit(d, segs, n, offload ? &cs : NULL, out);
+	int err = net_transmit(d, segs, n, offload ? &off : NULL, out);
 	if (err < 0) {
 		pbuf_free(out);
 		return err == -ENOBUFS ? ERR_MEM : ERR_IF;
@@ -108,8 +76,13 @@ static err_t linkoutput(struct netif *netif, struct pbuf *p)
 static void tx_done(struct net_device *d, void *cookie)
 {
 	(void)d;
-	pbuf_free(cookie);
+	if (tso_is_frame(cookie))
+		tso_done(cookie);
+	else
+		pbuf_free(cookie);
 }
+
+void netif_glue_flush(struct netif_glue *g) { tso_flush(&g->tso, g->dev); }
 
 /* ---- receive ---- */
 

@@ -4,6 +4,7 @@
 #define LIB_NET_NETIF_GLUE_H
 
 #include "drivers/net/net.h"
+#include "lib/net/tso.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 
@@ -19,6 +20,7 @@ struct netif_glue {
 	struct netif netif;
 	struct net_device *dev;
 	u16_t chksum; /* the interface's checksum flags between frames */
+	struct tso_frame tso; /* segments being coalesced (NET_OFF_TSO4) */
 	struct rx_pbuf rx[NET_RX_BUFS_MAX]; /* by net_rx_buf.index */
 };
 
@@ -26,5 +28,9 @@ struct netif_glue {
  * Returns 0, or -EINVAL (the device has more receive pieces than
  * NET_RX_BUFS_MAX), -ENOMEM. */
 int netif_glue_attach(struct netif_glue *g, struct net_device *d);
+
+/* Sends what is held back for coalescing; at the end of each turn of the
+ * loop, so nothing waits past it. */
+void netif_glue_flush(struct netif_glue *g);
 
 #endif

@@ -51,6 +51,8 @@ int netstack_poll(void)
 			taken += n;
 	}
 	sys_check_timeouts();
+	for (int i = 0; i < nifs; i++)
+		netif_glue_flush(&ifs[i]);
 	return taken;
 }
 

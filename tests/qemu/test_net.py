@@ -63,8 +63,9 @@ F_MRG_RXBUF, F_STATUS, F_CTRL_VQ, F_CTRL_RX, F_CTRL_VLAN = 15, 16, 17, 18, 19
 F_CTRL_RX_EXTRA, F_GUEST_ANNOUNCE, F_MQ, F_CTRL_MAC_ADDR = 20, 21, 22, 23
 F_INDIRECT_DESC, F_EVENT_IDX, F_VERSION_1, F_RING_PACKED = 28, 29, 32, 34
 # What the driver may accept (virtio_net_wanted_features): nothing it does not handle.
-DRIVER_FEATURES = {F_CSUM, F_GUEST_CSUM, F_MTU, F_MAC, F_MRG_RXBUF, F_STATUS, F_CTRL_VQ, F_CTRL_RX,
-                   F_GUEST_ANNOUNCE, F_MQ, F_INDIRECT_DESC, F_EVENT_IDX, F_VERSION_1, F_RING_PACKED}
+DRIVER_FEATURES = {F_CSUM, F_GUEST_CSUM, F_GUEST_TSO4, F_HOST_TSO4, F_MTU, F_MAC, F_MRG_RXBUF, F_STATUS,
+                   F_CTRL_VQ, F_CTRL_RX, F_GUEST_ANNOUNCE, F_MQ, F_INDIRECT_DESC, F_EVENT_IDX, F_VERSION_1,
+                   F_RING_PACKED}
 OFFLOADS = {F_CSUM, F_GUEST_CSUM, F_GUEST_TSO4, F_GUEST_TSO6, F_GUEST_ECN, F_GUEST_UFO,
             F_HOST_TSO4, F_HOST_TSO6, F_HOST_ECN, F_HOST_UFO}
 
@@ -834,6 +835,9 @@ def test_tap_in_a_namespace(netns_ok, start, tmp_path, qemu_timeout, dev, tap_op
         n = net_line(q)
         f = bits(n["features"])
         assert (F_CSUM in f) == offloads and (F_GUEST_CSUM in f) == offloads, n["features"]
+        # Large segments both ways, where the checksums are offloaded (and
+        # mergeable buffers take them in).
+        assert (F_GUEST_TSO4 in f) == offloads and (F_HOST_TSO4 in f) == offloads, n["features"]
         assert f <= DRIVER_FEATURES, n["features"]
         assert (F_MQ in f) == multiqueue and n["queues"] == "1", n
         (rx,) = qmp(sock, "query-rx-filter", name="nic0")
