@@ -9,6 +9,9 @@ int listen_start(struct tcp_pcb **out, uint16_t port, uint8_t backlog, tcp_accep
 	struct tcp_pcb *pcb = tcp_new();
 	if (!pcb)
 		return -ENOMEM;
+	/* Connections closed by us wait in TIME_WAIT on this port: a service
+	 * stopped and started again binds beside them (they inherit it). */
+	ip_set_option(pcb, SOF_REUSEADDR);
 	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
 		tcp_close(pcb);
 		return -EADDRINUSE;

@@ -325,6 +325,16 @@ def test_nothing_listens_until_asked(vm, library):
     g.error("httpd stop")
     g.ok("httpd start 80")
     g.error("httpd start 80")
+    # Connections the server closed first wait in TIME_WAIT on port 80: a
+    # restart binds beside them.
+    c = g.conn()
+    c.request("GET", "/README.TXT", headers=["Connection: close"])
+    assert c.read_response().body == b"Hello from tinyvio.\r\n"
+    assert c.closed_by_peer(10), "Connection: close left the connection open"
+    c.close()
+    g.ok("httpd stop")
+    g.ok("httpd start 80")
+    served(g, "/README.TXT", b"Hello from tinyvio.\r\n")
     for bad in ("httpd start 0", "httpd start 65536", "httpd start 80 ro", "httpd begin", "iperf start 5001 rw"):
         g.error(bad)
 

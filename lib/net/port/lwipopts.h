@@ -64,6 +64,7 @@
 #define TCP_QUEUE_OOSEQ 1
 #define TCP_OOSEQ_MAX_PBUFS 64 /* what the out-of-order queue may hold of the receive ring */
 #define TCP_LISTEN_BACKLOG 1
+#define SO_REUSE 1 /* a service restarts on its port while old connections wait in TIME_WAIT */
 
 /* Checksums: the glue turns TCP's off per interface where the device
  * offloads them (lib/net/netif.c). */
