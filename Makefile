@@ -4,7 +4,7 @@
 #   make debug        the same, halted, with a gdb stub on :1234 (then: gdb -x build/gdbinit)
 #   make test         host unit tests, fuzzing, then QEMU tests (ACCEL=kvm to run them under KVM)
 #   make fuzz         the libFuzzer targets of tests/fuzz, FUZZ_TIME seconds each
-#   make bench        benchmarks, never part of the tests (QUICK=1: a short run; ACCEL=kvm)
+#   make bench        benchmarks, never part of the tests (QUICK=1: a short run; ACCEL=kvm; ONLY=blk|net)
 #   make compile_commands.json   for editors (bear)
 
 BUILD := build
@@ -197,6 +197,7 @@ test: check-unit fuzz check-qemu
 
 # ---- benchmarks (never part of the tests): build/bench/report.md and chart.svg ----
 # QUICK=1: fewer requests and one Linux-guest run per drive line, for iteration.
+# ONLY=blk or ONLY=net: only the block and file part, or only the network part.
 $(BUILD)/bench/minimal.elf: bench/minimal.S bench/minimal.ld
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c bench/minimal.S -o $(BUILD)/bench/minimal.o
@@ -211,7 +212,7 @@ $(BUILD)/bench/cost: bench/cost.c $$(COST_SRC) drivers/platform.h $(wildcard dri
 	$(CC) -std=gnu11 -O2 -g $(WARN) -I. -DHOST_TEST -o $@ bench/cost.c $(COST_SRC) -lcmocka
 
 bench: all $(BUILD)/bench/minimal.elf $(BUILD)/bench/cost
-	$(PYTHON) bench/run.py --accel=$(ACCEL) --machine=$(MACHINE) $(if $(QUICK),--quick)
+	$(PYTHON) bench/run.py --accel=$(ACCEL) --machine=$(MACHINE) $(if $(QUICK),--quick) $(if $(ONLY),--only=$(ONLY))
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

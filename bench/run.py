@@ -15,8 +15,13 @@ repetition by repetition, so that the host's drift hits all of them alike:
   boot   ours and a minimal kernel that powers off at once; the Linux guest's
          boot-only run (TESTS=none)
 
-Output: build/bench/report.md, build/bench/chart.svg, build/bench/results.json
-and every console log under build/bench/logs/.  Standard library only.
+Then the network half (bench/net.py, issue 15): ours and the anchor's
+network guest, interleaved, on a tap line and on QEMU's user networking.
+--only blk|net runs one half.
+
+Output: build/bench/report.md, build/bench/chart.svg, build/bench/net-chart.svg,
+build/bench/results.json and every console log under build/bench/logs/.
+Standard library only.
 """
 
 import argparse
@@ -33,6 +38,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.modules.setdefault("run", sys.modules[__name__])  # bench/net.py imports this module as `run`
+import net  # noqa: E402  the network half (issue 15)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = os.path.join(REPO, "build", "kernel.elf")
@@ -555,36 +563,47 @@ def driver_cost(out_dir):
 # ---------------------------------------------------------------- footprint
 
 
+def size_of(paths):
+    """text/data/bss of some objects together (`size -t`), or None for none."""
+    if not paths:
+        return None
+    out = subprocess.run(["size", "-t"] + paths, capture_output=True, text=True, check=True).stdout
+    total = out.strip().splitlines()[-1].split()
+    return {"text": int(total[0]), "data": int(total[1]), "bss": int(total[2])}
+
+
+def objects(sub):
+    """Every object file under build/obj/SUB, sorted."""
+    root = os.path.join(REPO, "build", "obj", sub)
+    found = []
+    for d, _, files in os.walk(root):
+        found += [os.path.join(d, f) for f in files if f.endswith(".o")]
+    return sorted(found)
+
+
+def static_objects(layer, objs, least=256):
+    """Data and bss symbols of at least `least` bytes in some objects (`nm --size-sort -S`)."""
+    statics = []
+    for o in objs:
+        out = subprocess.run(["nm", "--size-sort", "-S", o], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[2] in "bBdD" and int(parts[1], 16) >= least:
+                statics.append({"layer": layer, "object": os.path.relpath(o, os.path.join(REPO, "build", "obj")),
+                                "symbol": parts[3], "bytes": int(parts[1], 16)})
+    return statics
+
+
 def footprint():
     """`size` of kernel.elf; text/data/bss of the driver and FAT objects; their
     static objects (rings, caches) from the symbol table."""
-    def size_of(paths):
-        if not paths:
-            return None
-        out = subprocess.run(["size", "-t"] + paths, capture_output=True, text=True, check=True).stdout
-        total = out.strip().splitlines()[-1].split()
-        return {"text": int(total[0]), "data": int(total[1]), "bss": int(total[2])}
-
-    def objects(sub):
-        root = os.path.join(REPO, "build", "obj", sub)
-        found = []
-        for d, _, files in os.walk(root):
-            found += [os.path.join(d, f) for f in files if f.endswith(".o")]
-        return sorted(found)
-
     fp = {"kernel": size_of([KERNEL])}
     statics = []
     for layer, sub in (("driver", "drivers"), ("fat", os.path.join("lib", "fat"))):
         objs = objects(sub)
         fp[layer] = size_of(objs)
         fp[layer + "_objects"] = [os.path.relpath(o, os.path.join(REPO, "build", "obj")) for o in objs]
-        for o in objs:
-            out = subprocess.run(["nm", "--size-sort", "-S", o], capture_output=True, text=True).stdout
-            for line in out.splitlines():
-                parts = line.split()
-                if len(parts) == 4 and parts[2] in "bBdD" and int(parts[1], 16) >= 256:
-                    statics.append({"layer": layer, "object": os.path.relpath(o, os.path.join(REPO, "build", "obj")),
-                                    "symbol": parts[3], "bytes": int(parts[1], 16)})
+        statics += static_objects(layer, objs)
     statics.sort(key=lambda s: -s["bytes"])
     fp["statics"] = statics
     return fp
@@ -822,6 +841,15 @@ class Report:
                % (a.accel, a.machine, "quick" if a.quick else "full", a.reps, d["linux_reps"]))
         self.w("- cells: median of the runs, with the worst run (min for rates, max for times); "
                "ratios are of medians taken in this one run")
+        blk = "blk" in d.get("parts", ["blk"])
+        if blk:
+            self.block_header()
+        net.report(self)
+        self.goal_table()
+        return "\n".join(self.lines) + "\n"
+
+    def block_header(self):
+        a, d = self.a, self.d
         self.w("- ours: `bench blk` on vda (the anchor's `lgbench` disk), default `virtio.mode` (irq); "
                "file tests on the FAT32 volume of vdb (the `lgfat` disk, made by mkfs.fat -F 32 -s 8 before each boot; "
                "%d files of 256 MiB a boot, each written then read, every pass a sample); " % BIG_PASSES +
@@ -854,8 +882,6 @@ class Report:
         self.boot_table()
         self.footprint_table()
         self.cost_table()
-        self.goal_table()
-        return "\n".join(self.lines) + "\n"
 
     def boot_table(self):
         b = self.d["boot"]
@@ -929,7 +955,7 @@ class Report:
         self.w()
 
     def goal_table(self):
-        self.w("## Goals (issues 3, 4, 6)")
+        self.w("## Goals (issues %s)" % ", ".join(str(i) for i in sorted({g[0] for g in self.goals})))
         self.w()
         self.w("| issue | goal | met? | by how much |")
         self.w("|---|---|---|---|")
@@ -939,9 +965,10 @@ class Report:
         known = sum(1 for g in self.goals if g[2] is not None)
         self.w()
         self.w("%d of %d measured goals met; %d not measured." % (met, known, len(self.goals) - known))
-        self.w()
-        self.w("The 5× goals are judged at QD1 and QD32, where issue 3 sets them and the Linux guest's fio runs; "
-               "QD4 is measured for ours and null-co only.")
+        if any(g[0] == 3 for g in self.goals):
+            self.w()
+            self.w("The 5× goals are judged at QD1 and QD32, where issue 3 sets them and the Linux guest's fio runs; "
+                   "QD4 is measured for ours and null-co only.")
 
 
 # ---------------------------------------------------------------- chart data
@@ -1006,6 +1033,7 @@ def main():
     ap.add_argument("--lg-work", default=os.environ.get("LG_WORK", os.path.join(os.environ.get("TMPDIR", "/tmp"), "linux-guest-anchor")))
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--from-json", metavar="FILE", help="no runs: rebuild the report and chart from a results.json")
+    ap.add_argument("--only", choices=["blk", "net"], help="only the block and file part, or only the network part")
     args = ap.parse_args()
     if args.from_json:
         with open(args.from_json) as f:
@@ -1026,8 +1054,21 @@ def main():
             "qemu": subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
             "ours": {c: [] for c in DRIVES}, "linux": {"none": [], "wb": []}, "backend": {c: [] for c in DRIVES},
             "boot": {"ours": [], "minimal": [], "linux": []}, "linux_reps": linux_reps,
-            "args": {k: getattr(args, k) for k in ("accel", "machine", "quick", "reps", "lg_runtime")}}
+            "args": {k: getattr(args, k) for k in ("accel", "machine", "quick", "reps", "lg_runtime")},
+            "parts": [x for x in ("blk", "net") if args.only in (None, x)]}
+    if "blk" in data["parts"]:
+        block_part(args, data, scale, linux_reps)
+    else:
+        data.update(linux_ran=False, linux_skip="the block part was not run (--only net)")
+    if "net" in data["parts"]:
+        net.run_net(args, data)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    return finish(args, data)
 
+
+def block_part(args, data, scale, linux_reps):
+    """The block and file figures, the boot times, the footprint and the driver's cost."""
     # The Linux guest: built once by the anchor's own script, never under KVM here.
     lg_out = os.path.join(args.lg_work, "out")
     data["linux_ran"] = False
@@ -1077,22 +1118,21 @@ def main():
     data["footprint"] = footprint()
     print("bench: driver cost (callgrind)", flush=True)
     data["cost"] = driver_cost(os.path.join(args.out, "logs"))
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(data, f, indent=1)
-    return finish(args, data)
 
 
 def finish(args, data):
-    """Writes report.md and chart.svg from the results."""
+    """Writes report.md, chart.svg and net-chart.svg from the results."""
     rep = Report(args, data)
     text = rep.build()
-    svg = write_chart(args, data)
+    svg = write_chart(args, data) if "blk" in data.get("parts", ["blk"]) else None
     if svg:
         text += "\n![latency at QD1 and IOPS against queue depth](chart.svg)\n"
+    if net.write_chart(args, data):
+        text += "\n![network: throughput, connections and round trips, ours and the Linux guest](net-chart.svg)\n"
     with open(os.path.join(args.out, "report.md"), "w") as f:
         f.write(text)
     sys.stdout.write(text)
-    problems = [r for runs in data["ours"].values() for r in runs if "session_error" in r]
+    problems = [r for runs in data["ours"].values() for r in runs if "session_error" in r] + net.problems(data)
     for r in problems:
         print("bench: session error: %s" % r["session_error"], file=sys.stderr)
     print("bench: report in %s" % os.path.relpath(os.path.join(args.out, "report.md"), REPO), file=sys.stderr)
