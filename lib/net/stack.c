@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "drivers/platform.h"
+#include "drivers/virtio/wait_way.h"
 #include "lib/net/netif_glue.h"
 #include "lib/net/netstack.h"
 #include "lwip/dhcp.h"
@@ -66,11 +67,43 @@ static int arm_all(void)
 	return waiting;
 }
 
+/* The console's wait for the next frame: halt at once, or spin a while
+ * first.  Under TCG, waking a halted CPU costs tens of microseconds, as
+ * much as a request and its answer with a client on the host take; on a
+ * busy host, though, a spinning CPU takes the time the device model
+ * needs.  So trials decide, as for the block driver's waits
+ * (drivers/virtio/wait_way.h): a wait begins at the turn that finds
+ * nothing to do and ends at the one that takes a frame.  A wait longer
+ * than IDLE_WAIT_CAP_NS counts as that long: past it the spin is over
+ * either way, and a pause of the client's says nothing of the two ways. */
+#define IDLE_WAIT_CAP_NS (2 * WAIT_SPIN_MAX_NS)
+
+static struct wait_way idle_way;
+static int idle_waiting, idle_spins;
+static uint64_t idle_start, idle_spin_ns;
+
 int netstack_idle(void)
 {
 	for (int round = 0; round < IDLE_ROUNDS; round++) {
-		netstack_poll();
+		int taken = netstack_poll();
 		if (!use_irq)
+			return 0;
+		uint64_t now = plat_time_ns();
+		if (taken) {
+			if (idle_waiting) {
+				uint64_t ns = now - idle_start;
+				wait_way_end(&idle_way, 1, idle_spins,
+					     ns < IDLE_WAIT_CAP_NS ? ns : IDLE_WAIT_CAP_NS, (uint64_t)taken);
+				idle_waiting = 0;
+			}
+			continue; /* more may follow */
+		}
+		if (!idle_waiting) {
+			idle_waiting = 1;
+			idle_start = now;
+			idle_spins = wait_way_begin(&idle_way, 1, &idle_spin_ns);
+		}
+		if (idle_spins && now - idle_start < idle_spin_ns)
 			return 0;
 		if (!arm_all())
 			return 1;

@@ -69,7 +69,10 @@
 /* Checksums: the glue turns TCP's off per interface where the device
  * offloads them (lib/net/netif.c). */
 #define LWIP_CHECKSUM_CTRL_PER_NETIF 1
-#define LWIP_CHECKSUM_ON_COPY 1
+/* Not on copy: lwIP's copy-and-sum is a copy, then a sum, so it saves no
+ * pass over the data, and it sums even where the device does (the netif's
+ * flags are looked at only when a segment goes out). */
+#define LWIP_CHECKSUM_ON_COPY 0
 
 /* Receive buffers are handed to lwIP as they are (custom pbufs). */
 #define LWIP_SUPPORT_CUSTOM_PBUF 1
