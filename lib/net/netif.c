@@ -24,6 +24,7 @@
 #include "lib/net/netif_glue.h"
 #include "lwip/etharp.h"
 #include "lwip/ip.h"
+#include "lwip/ip4.h"
 #include "netif/ethernet.h"
 
 static err_t linkoutput(struct netif *netif, struct pbuf *p)
@@ -131,6 +132,24 @@ static struct pbuf *rx_copy(struct net_device *d, struct net_rx_buf *frame, uint
 	return p;
 }
 
+/* A frame longer than a pbuf chain can count (0xFFFF): a coalesced TCP
+ * segment of an IP packet of nearly 64 KiB (GUEST_TSO4).  It goes to IP
+ * without its Ethernet header, once that says it is IPv4 and for us (what
+ * ethernet_input() would check before taking it off).  Returns 1 if it
+ * does, 0 if it is to be dropped. */
+static int strip_ethernet(struct netif_glue *g, struct net_rx_buf *first, uint32_t *total)
+{
+	const uint8_t *e = first->data;
+
+	if (first->len < SIZEOF_ETH_HDR || memcmp(e, g->netif.hwaddr, ETH_HWADDR_LEN) != 0 || e[12] != 0x08 ||
+	    e[13] != 0x00 || *total - SIZEOF_ETH_HDR > 0xFFFF)
+		return 0;
+	first->data += SIZEOF_ETH_HDR;
+	first->len -= SIZEOF_ETH_HDR;
+	*total -= SIZEOF_ETH_HDR;
+	return 1;
+}
+
 static void rx(struct net_device *d, struct net_rx_buf *frame, unsigned flags)
 {
 	struct netif_glue *g = d->stack;
@@ -138,7 +157,8 @@ static void rx(struct net_device *d, struct net_rx_buf *frame, unsigned flags)
 
 	for (struct net_rx_buf *b = frame; b; b = b->next)
 		total += b->len;
-	if (total > 0xFFFF) { /* more than a pbuf chain can say */
+	int ip_only = total > 0xFFFF;
+	if (ip_only && !strip_ethernet(g, frame, &total)) {
 		for (struct net_rx_buf *b = frame, *next; b; b = next) {
 			next = b->next;
 			net_rx_release(d, b);
@@ -157,7 +177,9 @@ static void rx(struct net_device *d, struct net_rx_buf *frame, unsigned flags)
 	if (flags & NET_RX_CSUM_OK)
 		checks &= (u16_t) ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP);
 	NETIF_SET_CHECKSUM_CTRL(&g->netif, checks);
-	if (g->netif.input(p, &g->netif) != ERR_OK)
+	if (ip_only)
+		ip4_input(p, &g->netif); /* takes p, whatever it does with it */
+	else if (g->netif.input(p, &g->netif) != ERR_OK)
 		pbuf_free(p);
 	NETIF_SET_CHECKSUM_CTRL(&g->netif, g->chksum);
 }

@@ -6,7 +6,7 @@
  * show it, checksums included.
  *
  * lwIP keeps global state and is started once per process (lwip_init), so
- * the tests share one stack: three interfaces made once by the group
+ * the tests share one stack: four interfaces made once by the group
  * set-up, each over its own simulated device:
  *
  *   eth0  modern, split ring, MRG_RXBUF, MTU 9000, control queue, the
@@ -15,9 +15,15 @@
  *   eth1  legacy (10-byte header), CSUM and GUEST_CSUM: TCP checksums are
  *         the device's; 10.0.1.2/24, the peer 10.0.1.1
  *   eth2  modern, packed ring; addressed by DHCP from the server 10.0.2.2
+ *   eth3  modern, split ring, MRG_RXBUF, both checksum offloads and both
+ *         TSO4 features: lwIP's TCP segments are coalesced for the device
+ *         to cut (lib/net/tso.c), the peer's arrive coalesced up to 64 KiB;
+ *         MTU 1500; 10.0.3.2/24, the peer 10.0.3.1.  Every frame lwIP hands
+ *         eth3 is recorded (its linkoutput is wrapped), so the tests compare
+ *         the wire with what lwIP sent, frame for frame.
  */
 // clang-format off
-// SOURCES: lib/net/netif.c lib/net/tso.c lib/net/stack.c lib/net/ping.c lib/net/sys.c lib/net/addr.c drivers/net/net.c drivers/virtio/virtio_net.c drivers/virtio/virtio.c drivers/virtio/virtio_pci.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_net.c third_party/lwip/src/src/core/init.c third_party/lwip/src/src/core/def.c third_party/lwip/src/src/core/inet_chksum.c third_party/lwip/src/src/core/ip.c third_party/lwip/src/src/core/mem.c third_party/lwip/src/src/core/memp.c third_party/lwip/src/src/core/netif.c third_party/lwip/src/src/core/pbuf.c third_party/lwip/src/src/core/raw.c third_party/lwip/src/src/core/sys.c third_party/lwip/src/src/core/tcp.c third_party/lwip/src/src/core/tcp_in.c third_party/lwip/src/src/core/tcp_out.c third_party/lwip/src/src/core/timeouts.c third_party/lwip/src/src/core/udp.c third_party/lwip/src/src/core/ipv4/dhcp.c third_party/lwip/src/src/core/ipv4/etharp.c third_party/lwip/src/src/core/ipv4/icmp.c third_party/lwip/src/src/core/ipv4/ip4.c third_party/lwip/src/src/core/ipv4/ip4_addr.c third_party/lwip/src/src/core/ipv4/ip4_frag.c third_party/lwip/src/src/netif/ethernet.c
+// SOURCES: lib/net/netif.c lib/net/tso.c lib/net/stack.c drivers/virtio/wait_way.c lib/net/ping.c lib/net/sys.c lib/net/addr.c drivers/net/net.c drivers/virtio/virtio_net.c drivers/virtio/virtio.c drivers/virtio/virtio_pci.c drivers/virtio/virtq.c drivers/virtio/virtq_split.c drivers/virtio/virtq_packed.c drivers/virtio/virtio_pci_modern.c drivers/virtio/virtio_pci_legacy.c drivers/pci/pci.c tests/unit/vsim_platform.c tests/unit/vsim_ring.c tests/unit/vsim_net.c third_party/lwip/src/src/core/init.c third_party/lwip/src/src/core/def.c third_party/lwip/src/src/core/inet_chksum.c third_party/lwip/src/src/core/ip.c third_party/lwip/src/src/core/mem.c third_party/lwip/src/src/core/memp.c third_party/lwip/src/src/core/netif.c third_party/lwip/src/src/core/pbuf.c third_party/lwip/src/src/core/raw.c third_party/lwip/src/src/core/sys.c third_party/lwip/src/src/core/tcp.c third_party/lwip/src/src/core/tcp_in.c third_party/lwip/src/src/core/tcp_out.c third_party/lwip/src/src/core/timeouts.c third_party/lwip/src/src/core/udp.c third_party/lwip/src/src/core/ipv4/dhcp.c third_party/lwip/src/src/core/ipv4/etharp.c third_party/lwip/src/src/core/ipv4/icmp.c third_party/lwip/src/src/core/ipv4/ip4.c third_party/lwip/src/src/core/ipv4/ip4_addr.c third_party/lwip/src/src/core/ipv4/ip4_frag.c third_party/lwip/src/src/netif/ethernet.c
 // clang-format on
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +37,7 @@
 
 #include "drivers/net/net.h"
 #include "drivers/virtio/virtio_net.h"
+#include "lib/net/netif_glue.h"
 #include "lib/net/netstack.h"
 #include "lwip/pbuf.h"
 #include "lwip/raw.h"
@@ -38,7 +45,7 @@
 #include "tests/unit/vsim_net.h"
 
 #define F(bit) (1ull << (bit))
-#define NDEV 3
+#define NDEV 4
 #define ETH_HLEN 14
 #define ETH_ARP 0x0806
 #define ETH_IP 0x0800
@@ -184,6 +191,7 @@ static struct peer peers[NDEV] = {
 	{{0x02, 0, 0, 0, 0, 0x01}, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 1, 0, 0, 0, 0, 0, 0},
 	{{0x02, 0, 0, 0, 1, 0x01}, IP(10, 0, 1, 1), IP(10, 0, 1, 2), 1, 0, 0, 0, 0, 0, 0},
 	{{0x02, 0, 0, 0, 2, 0x02}, IP(10, 0, 2, 2), 0, 1, 1, IP(10, 0, 2, 15), 0, 0, 0, 0},
+	{{0x02, 0, 0, 0, 3, 0x01}, IP(10, 0, 3, 1), IP(10, 0, 3, 2), 1, 0, 0, 0, 0, 0, 0},
 };
 
 static int index_of(const struct vsim_net *s) { return (int)(s - sim); }
@@ -363,6 +371,45 @@ static int is_dhcp(const struct vsim_net_frame *f, const void *arg)
 	return is_ip(f, PROTO_UDP) && get16(f->data + 36) == 67;
 }
 
+/* ---- what lwIP hands eth3, frame by frame ---- */
+
+#define SPY_MAX 4096 /* frames one test may have lwIP send on eth3 */
+#define SPY_FRAME 1514 /* eth3's MTU and the Ethernet header */
+
+static struct spied {
+	uint32_t len;
+	uint8_t data[SPY_FRAME];
+} spied[SPY_MAX];
+static unsigned nspied;
+static netif_linkoutput_fn spy_next;
+
+/* Copies the frame as lwIP hands it over (before the glue writes a
+ * checksum into it or coalesces it), then passes it on. */
+static err_t spy_linkoutput(struct netif *n, struct pbuf *p)
+{
+	if (nspied == SPY_MAX)
+		fail_msg("more than %d frames from lwIP on eth3 in one test", SPY_MAX);
+	if (p->tot_len > SPY_FRAME)
+		fail_msg("lwIP handed eth3 a %u-byte frame: its MTU is 1500", p->tot_len);
+	struct spied *s = &spied[nspied++];
+	s->len = pbuf_copy_partial(p, s->data, p->tot_len, 0);
+	return spy_next(n, p);
+}
+
+static void spy_on(struct net_device *d)
+{
+	struct netif *n;
+	NETIF_FOREACH(n)
+	{
+		if (((struct netif_glue *)n->state)->dev == d) {
+			spy_next = n->linkoutput;
+			n->linkoutput = spy_linkoutput;
+			return;
+		}
+	}
+	fail_msg("no interface for %s", d->name);
+}
+
 /* ---- set-up: one stack for the whole run ---- */
 
 static int group_setup(void **state)
@@ -376,6 +423,9 @@ static int group_setup(void **state)
 			F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_INDIRECT_DESC),
 		F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
 			F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_RING_PACKED),
+		F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
+			F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |
+			F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_F_EVENT_IDX) | F(VIRTIO_F_INDIRECT_DESC),
 	};
 	vsim_platform_reset(&pci, 0);
 	vsim_plat.spin_ns = 100000; /* a look of a polling loop: 0.1 ms (lwIP's timers are in ms) */
@@ -397,6 +447,8 @@ static int group_setup(void **state)
 	assert_int_equal(netstack_init(), NDEV);
 	assert_int_equal(netstack_set_static(dev[0], IP(10, 0, 0, 2), 24, IP(10, 0, 0, 1)), 0);
 	assert_int_equal(netstack_set_static(dev[1], IP(10, 0, 1, 2), 24, 0), 0);
+	assert_int_equal(netstack_set_static(dev[3], IP(10, 0, 3, 2), 24, 0), 0);
+	spy_on(dev[3]);
 	run_ms(10);
 	drain();
 	return 0;
@@ -445,6 +497,9 @@ static void test_interfaces_and_static_addresses(void **state)
 	assert_int_equal(dev[0]->mtu, 9000);
 	assert_int_equal(dev[1]->mtu, 1500);
 	assert_int_equal(dev[1]->offloads, NET_OFF_TX_CSUM | NET_OFF_RX_CSUM);
+	assert_int_equal(dev[3]->offloads, NET_OFF_TX_CSUM | NET_OFF_RX_CSUM | NET_OFF_TSO4);
+	assert_int_equal(dev[3]->mtu, 1500);
+	assert_true(vn[3].vdev.features & F(VIRTIO_NET_F_GUEST_TSO4));
 	assert_int_equal(netstack_info(dev[0], &i), 0);
 	assert_int_equal(i.ip, IP(10, 0, 0, 2));
 	assert_int_equal(i.prefix, 24);
@@ -733,7 +788,8 @@ static void peer_segment(int d, uint16_t sport, uint16_t dport, uint32_t seq, ui
 		set_l4_sum(f);
 	struct vsim_net_rx_opts o = {0};
 	if (flag)
-		o = (struct vsim_net_rx_opts){VIRTIO_NET_HDR_F_NEEDS_CSUM, 34, 16};
+		o = (struct vsim_net_rx_opts){
+			.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 16};
 	assert_int_equal(vsim_net_rx(&sim[d], f, 34 + tl, &o), 1);
 }
 
@@ -1121,6 +1177,788 @@ static void test_dhcp_lease_then_static(void **state)
 	assert_int_equal(i.ip, IP(10, 0, 2, 15));
 }
 
+/* ---- eth3: segmentation offload both ways ---- */
+
+#define TSO_DEV 3
+#define MSS 1460
+#define PEER_WS 2 /* the peer's window scale: its 65535 means 256 KiB */
+
+/* The wire of eth3 as the peer sees it, and its side of one connection. */
+struct wire_entry {
+	char kind; /* 'D' data of the connection, 'T' other TCP, 'I' ICMP, 'R' ARP reply, 'A' other ARP, '?'
+		    */
+	uint16_t icmp_seq;
+	unsigned chain, gso_seg, gso_segs;
+};
+
+static struct wire_entry wire[SPY_MAX];
+static unsigned nwired; /* wire frames matched with spied[] */
+static int group_psh; /* PSH of lwIP's segments in the GSO frame being read */
+
+static struct {
+	uint16_t lport, pport; /* lwIP's port, the peer's */
+	uint32_t pseq; /* the peer's next sequence number */
+	int synack; /* seen: rcv_nxt and isn are set */
+	uint32_t isn; /* the sequence number of lwIP's first data byte */
+	uint32_t rcv_nxt; /* the next byte expected from lwIP */
+	uint32_t high; /* the end of the highest data seen: below it, a retransmission */
+	uint32_t ooo_start, ooo_end; /* data kept past a hole (one at most), if ooo_end */
+	uint8_t *buf;
+	uint32_t cap, have; /* lwIP's stream: buf[0, have) in order */
+	int fin;
+	int drop_next; /* lose the next data segment that is the 3rd of a frame cut in 8 or more */
+	unsigned dropped, dupacks, rexmits;
+	uint32_t lwip_ack; /* the highest acknowledgement lwIP sent */
+	uint32_t acks[2048]; /* acknowledgements the peer owes, one per data segment */
+	unsigned nacks;
+} pv;
+
+/* Sets up the peer for a new connection, and forgets the frames so far. */
+static void peer_reset(uint16_t lport, uint16_t pport, uint32_t pseq, uint8_t *buf, uint32_t cap)
+{
+	netstack_poll();
+	while (vsim_net_tx_take(&sim[TSO_DEV], &got))
+		;
+	nspied = nwired = 0;
+	group_psh = 0;
+	memset(&pv, 0, sizeof(pv));
+	pv.lport = lport;
+	pv.pport = pport;
+	pv.pseq = pseq;
+	pv.buf = buf;
+	pv.cap = cap;
+}
+
+/* The peer sends a TCP segment of n bytes (options opt, olen bytes, a
+ * multiple of 4).  mss nonzero: the host coalesced it (GUEST_TSO4): the
+ * header says TCPV4 with that MSS and NEEDS_CSUM, and the checksum field
+ * holds the pseudo-header sum, as Linux's GRO leaves it. */
+static void peer_tcp(uint32_t seq, uint32_t ack, uint8_t flags, const uint8_t *opt, unsigned olen,
+		     const uint8_t *data, uint32_t n, uint16_t mss)
+{
+	static uint8_t f[VSIM_NET_GSO_MAX];
+	struct peer *p = &peers[TSO_DEV];
+	unsigned thl = 20 + olen;
+	if (34 + thl + n > VSIM_NET_GSO_MAX)
+		fail_msg("test error: a %u-byte segment", 34 + thl + n);
+	eth(f, dev[TSO_DEV]->mac, p->mac, ETH_IP);
+	ipv4(f, PROTO_TCP, p->ip, p->our_ip, thl + n);
+	uint8_t *t = f + 34;
+	memset(t, 0, 20);
+	put16(t, pv.pport);
+	put16(t + 2, pv.lport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = (uint8_t)(thl / 4 << 4);
+	t[13] = flags;
+	put16(t + 14, 65535);
+	if (olen)
+		memcpy(t + 20, opt, olen);
+	if (n)
+		memcpy(t + thl, data, n);
+	struct vsim_net_rx_opts o = {0};
+	if (mss) {
+		put16(t + 16, fold(pseudo(f)));
+		o = (struct vsim_net_rx_opts){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					      .csum_start = 34,
+					      .csum_offset = 16,
+					      .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+					      .gso_size = mss,
+					      .hdr_len = (uint16_t)(34 + thl)};
+	} else {
+		set_l4_sum(f);
+	}
+	vsim_net_rx(&sim[TSO_DEV], f, 34 + thl + n, &o);
+}
+
+static void peer_ack(uint32_t ack) { peer_tcp(pv.pseq, ack, TCP_ACK, NULL, 0, NULL, 0, 0); }
+
+/* A TCP frame on the wire against the frame lwIP handed over: the same
+ * bytes but for the checksum, which the device made right, and PSH, which
+ * the device keeps on the last segment it cut (where it must be if any
+ * of lwIP's segments in that frame had it). */
+static void match_tcp(struct vsim_net_frame *f, const struct spied *s, struct wire_entry *w)
+{
+	uint8_t *t = f->data + 34;
+	const uint8_t *st = s->data + 34;
+	check_ipv4(f);
+	if (f->hdr.gso_type == VIRTIO_NET_HDR_GSO_TCPV4) {
+		assert_true(f->gso_segs >= 2);
+	} else { /* the device finishes it as it goes: do that here */
+		assert_int_equal(f->hdr.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		assert_int_equal(f->hdr.csum_start, 34);
+		assert_int_equal(f->hdr.csum_offset, 16);
+		assert_int_equal(get16(t + 16), fold(pseudo(f->data)));
+		put16(t + 16, (uint16_t)~fold(sum16(t, f->len - 34, 0)));
+	}
+	if (fold(sum16(t, f->len - 34, pseudo(f->data))) != 0xFFFF)
+		fail_msg("wire frame %u: TCP checksum wrong", nwired);
+	for (uint32_t i = 0; i < f->len; i++)
+		if (i != 34 + 13 && i != 34 + 16 && i != 34 + 17 && f->data[i] != s->data[i])
+			fail_msg("wire frame %u (%s%u of %u): byte %u is %#x, lwIP sent %#x", nwired,
+				 f->gso_segs ? "segment " : "", f->gso_seg, f->gso_segs, i, f->data[i],
+				 s->data[i]);
+	if ((t[13] & (uint8_t)~TCP_PSH) != (st[13] & (uint8_t)~TCP_PSH))
+		fail_msg("wire frame %u: TCP flags %#x, lwIP sent %#x", nwired, t[13], st[13]);
+	if (f->gso_segs) {
+		group_psh |= st[13] & TCP_PSH;
+		int last = f->gso_seg + 1 == f->gso_segs;
+		assert_int_equal(t[13] & TCP_PSH, last ? group_psh : 0);
+		if (last)
+			group_psh = 0;
+	} else {
+		assert_int_equal(t[13] & TCP_PSH, st[13] & TCP_PSH);
+	}
+	if (get16(t) != pv.lport || get16(t + 2) != pv.pport) {
+		w->kind = 'T';
+		return;
+	}
+	/* The peer's side of the connection: everything in order. */
+	uint32_t seq = get32(t + 4), n = f->len - 34 - (t[12] >> 4) * 4u;
+	if ((t[13] & TCP_ACK) && (int32_t)(get32(t + 8) - pv.lwip_ack) > 0)
+		pv.lwip_ack = get32(t + 8);
+	if (t[13] & TCP_SYN) {
+		pv.synack = 1;
+		pv.rcv_nxt = pv.isn = pv.high = seq + 1;
+		w->kind = 'T';
+		return;
+	}
+	w->kind = n ? 'D' : 'T';
+	if (!n && !(t[13] & TCP_FIN))
+		return;
+	if (!pv.synack)
+		fail_msg("wire frame %u: data before the SYN-ACK", nwired);
+	if (n && pv.drop_next && f->gso_segs >= 8 && f->gso_seg == 2) { /* lost on the way */
+		pv.drop_next = 0;
+		pv.dropped++;
+		w->kind = 'L';
+		return;
+	}
+	const uint8_t *data = t + (t[12] >> 4) * 4u;
+	uint32_t end = seq + n, off = seq - pv.isn;
+	if (off + n > pv.cap || (int32_t)(seq - pv.isn) < 0)
+		fail_msg("wire frame %u: bytes %u to %u of a stream of %u", nwired, off, off + n, pv.cap);
+	if ((int32_t)(end - pv.high) <= 0 && n)
+		pv.rexmits++;
+	else
+		pv.high = end;
+	if (seq == pv.rcv_nxt) { /* in order: taken, and what was kept past the hole with it */
+		memcpy(pv.buf + off, data, n);
+		pv.rcv_nxt = end;
+		if (pv.ooo_end && (int32_t)(pv.rcv_nxt - pv.ooo_start) >= 0) {
+			if ((int32_t)(pv.ooo_end - pv.rcv_nxt) > 0)
+				pv.rcv_nxt = pv.ooo_end;
+			pv.ooo_start = pv.ooo_end = 0;
+		}
+		if (t[13] & TCP_FIN) {
+			if (pv.ooo_end)
+				fail_msg("FIN with a hole before it");
+			pv.fin = 1;
+			pv.rcv_nxt++;
+		}
+	} else if ((int32_t)(seq - pv.rcv_nxt) > 0) { /* past a hole: kept, a duplicate ACK */
+		if (!pv.ooo_end)
+			pv.ooo_start = seq;
+		else if (seq != pv.ooo_end)
+			fail_msg("wire frame %u: sequence number %u after a hole, %u expected", nwired, seq,
+				 pv.ooo_end);
+		if (t[13] & TCP_FIN)
+			fail_msg("FIN past a hole");
+		pv.ooo_end = end;
+		memcpy(pv.buf + off, data, n);
+		pv.dupacks++;
+	} else { /* what the peer has: the same bytes again */
+		if ((int32_t)(end - pv.rcv_nxt) > 0)
+			fail_msg("wire frame %u: a segment across rcv_nxt", nwired);
+		if (memcmp(pv.buf + off, data, n) != 0)
+			fail_msg("wire frame %u: a retransmission with other bytes", nwired);
+	}
+	pv.have = pv.rcv_nxt - pv.isn - (uint32_t)pv.fin;
+	if (pv.nacks == sizeof(pv.acks) / sizeof(pv.acks[0]))
+		fail_msg("the peer owes too many acknowledgements");
+	pv.acks[pv.nacks++] = pv.rcv_nxt;
+}
+
+/* Takes everything on eth3's wire, each frame matched with the next one
+ * lwIP handed over (nothing the wire shows was not sent, in that order).
+ * Returns how many frames lwIP handed over that are not on the wire (yet). */
+static unsigned take_wire(void)
+{
+	while (vsim_net_tx_take(&sim[TSO_DEV], &got)) {
+		if (nwired == nspied)
+			fail_msg("a frame on eth3's wire that lwIP never sent");
+		const struct spied *s = &spied[nwired];
+		struct wire_entry *w = &wire[nwired];
+		if (got.len != s->len)
+			fail_msg("wire frame %u: %u bytes, lwIP sent %u", nwired, got.len, s->len);
+		memset(w, 0, sizeof(*w));
+		w->chain = got.chain;
+		w->gso_seg = got.gso_seg;
+		w->gso_segs = got.gso_segs;
+		w->kind = '?';
+		if (is_ip(&got, PROTO_TCP)) {
+			match_tcp(&got, s, w);
+		} else {
+			assert_int_equal(got.hdr.flags, 0);
+			assert_int_equal(got.hdr.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+			if (memcmp(got.data, s->data, got.len) != 0)
+				fail_msg("wire frame %u differs from what lwIP sent", nwired);
+			if (is_icmp(&got, NULL)) {
+				check_l4(&got, 0);
+				w->kind = 'I';
+				w->icmp_seq = get16(got.data + 40);
+			} else if (is_arp(&got, NULL)) {
+				w->kind = get16(got.data + 20) == 2 ? 'R' : 'A';
+			}
+		}
+		nwired++;
+	}
+	assert_int_equal(sim[TSO_DEV].tx_lost, 0);
+	return nspied - nwired;
+}
+
+/* A frame the peer slips in among its acknowledgements, once it has at
+ * least 8 to send (then it is cleared). */
+static void (*interlude)(void);
+
+/* One turn of the loop; then everything lwIP handed eth3 must be on the
+ * wire (nothing waits past the turn).  The peer then sends what it owes,
+ * one acknowledgement per data segment as a host does (an interlude in the
+ * middle of them), and time passes. */
+static void tso_round(void)
+{
+	netstack_poll();
+	unsigned pending = take_wire();
+	if (pending)
+		fail_msg("%u frames lwIP sent are still held back after netstack_poll", pending);
+	unsigned n = pv.nacks;
+	void (*extra)(void) = n >= 8 ? interlude : NULL;
+	pv.nacks = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (extra && i == n / 2) {
+			extra();
+			interlude = NULL;
+		}
+		peer_ack(pv.acks[i]);
+	}
+	vsim_plat.now_ns += 1000000;
+}
+
+/* lwIP's side: the connection accepted, and the application. */
+static struct tcp_pcb *tconn;
+static const uint8_t *src; /* what the application writes */
+static uint32_t src_len, src_written;
+static uint8_t *rcvd; /* what it received */
+static uint32_t rcvd_cap, rcvd_len;
+
+/* Writes what the send buffer takes: the first half copied, the rest by
+ * reference (segments of two pbufs), in pieces of a few KiB, each ending
+ * in PSH. */
+static void pump(struct tcp_pcb *pcb)
+{
+	while (src_written < src_len) {
+		uint32_t n = src_len - src_written;
+		if (n > 5000 + src_written % 3000)
+			n = 5000 + src_written % 3000;
+		if (n > tcp_sndbuf(pcb))
+			n = tcp_sndbuf(pcb);
+		if (n == 0)
+			return;
+		u8_t flags = src_written < src_len / 2 ? TCP_WRITE_FLAG_COPY : 0;
+		err_t err = tcp_write(pcb, src + src_written, (u16_t)n, flags);
+		if (err == ERR_MEM)
+			return;
+		assert_int_equal(err, ERR_OK);
+		src_written += n;
+	}
+}
+
+static err_t tso_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	(void)arg, (void)len;
+	pump(pcb);
+	return ERR_OK;
+}
+
+static err_t tso_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	(void)arg, (void)err;
+	if (!p)
+		return ERR_OK;
+	if (rcvd_len + p->tot_len > rcvd_cap)
+		fail_msg("lwIP received more than the peer sent");
+	pbuf_copy_partial(p, rcvd + rcvd_len, p->tot_len, 0);
+	rcvd_len += p->tot_len;
+	tcp_recved(pcb, p->tot_len);
+	pbuf_free(p);
+	return ERR_OK;
+}
+
+static err_t tso_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	(void)arg;
+	assert_int_equal(err, ERR_OK);
+	tconn = pcb;
+	tcp_recv(pcb, tso_recv);
+	tcp_sent(pcb, tso_sent);
+	return ERR_OK;
+}
+
+static struct tcp_pcb *tso_listener;
+
+/* The peer connects to lwIP's port lport on eth3 from pport: SYN (MSS
+ * 1460, window scale), SYN-ACK (after ARP), ACK. */
+static void tso_connect(uint16_t lport, uint16_t pport, uint8_t *buf, uint32_t cap)
+{
+	static const uint8_t syn_opts[8] = {2, 4, MSS >> 8, MSS & 0xFF, 1, 3, 3, PEER_WS};
+	tconn = NULL;
+	tso_listener = tcp_new();
+	assert_non_null(tso_listener);
+	assert_int_equal(tcp_bind(tso_listener, IP4_ADDR_ANY, lport), ERR_OK);
+	tso_listener = tcp_listen(tso_listener);
+	assert_non_null(tso_listener);
+	tcp_accept(tso_listener, tso_accept);
+	peer_reset(lport, pport, 100000, buf, cap);
+	peer_tcp(pv.pseq, 0, TCP_SYN, syn_opts, 8, NULL, 0, 0);
+	pv.pseq++;
+	for (unsigned i = 0; i < 10 && !pv.synack; i++)
+		tso_round();
+	assert_true(pv.synack);
+	peer_ack(pv.rcv_nxt);
+	tso_round();
+	assert_non_null(tconn);
+}
+
+/* Whatever a test left open goes (a failed assertion leaves it open). */
+static int tso_teardown(void **state)
+{
+	(void)state;
+	if (tconn) {
+		tcp_arg(tconn, NULL);
+		tcp_recv(tconn, NULL);
+		tcp_sent(tconn, NULL);
+		tcp_abort(tconn);
+		tconn = NULL;
+	}
+	if (tso_listener) {
+		tcp_close(tso_listener);
+		tso_listener = NULL;
+	}
+	interlude = NULL;
+	sim[TSO_DEV].tx_mode = VSIM_TX_AT_ONCE;
+	vsim_net_tx_release(&sim[TSO_DEV]);
+	run_ms(5);
+	drain();
+	nspied = nwired = 0;
+	return 0;
+}
+
+/* The application starts writing data (n bytes) on tconn, outside the
+ * loop; the rest it writes as lwIP's send buffer empties. */
+static void bulk_start(const uint8_t *data, uint32_t n)
+{
+	src = data;
+	src_len = n;
+	src_written = 0;
+	pump(tconn);
+	assert_int_equal(tcp_output(tconn), ERR_OK);
+}
+
+static void tcp_close_by_lwip(void)
+{
+	assert_int_equal(tcp_close(tconn), ERR_OK);
+	tconn = NULL;
+	for (unsigned i = 0; i < 10 && !pv.fin; i++)
+		tso_round();
+	assert_true(pv.fin);
+	peer_tcp(pv.pseq, pv.rcv_nxt, TCP_FIN | TCP_ACK, NULL, 0, NULL, 0, 0);
+	pv.pseq++;
+	tso_round();
+	assert_int_equal(pv.lwip_ack, pv.pseq);
+	assert_int_equal(tcp_close(tso_listener), ERR_OK);
+	tso_listener = NULL;
+}
+
+static uint8_t bulk_src[400 * 1024], bulk_dst[sizeof(bulk_src)];
+
+static void fill_bulk(unsigned seed)
+{
+	uint32_t x = seed * 2654435761u + 7;
+	for (size_t i = 0; i < sizeof(bulk_src); i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		bulk_src[i] = (uint8_t)x;
+	}
+}
+
+static void interlude_ping(void)
+{
+	uint32_t len = echo_request(TSO_DEV, 0x7150, 0x0EC0, 200);
+	vsim_net_rx(&sim[TSO_DEV], req, len, NULL);
+}
+
+static void interlude_arp(void) { send_arp_request(TSO_DEV, peers[TSO_DEV].our_ip); }
+
+/* The peer sends data of its own: lwIP's segments from then on carry
+ * another acknowledgement number (and, 2000 bytes being more than an MSS,
+ * the same window: the application takes them at once), so they do not
+ * continue the frame being coalesced. */
+static uint8_t peer_says[2000];
+
+static void interlude_data(void)
+{
+	for (unsigned i = 0; i < sizeof(peer_says); i++)
+		peer_says[i] = (uint8_t)(i * 31 + 3);
+	peer_tcp(pv.pseq, pv.rcv_nxt, TCP_ACK | TCP_PSH, NULL, 0, peer_says, sizeof(peer_says), 0);
+	pv.pseq += sizeof(peer_says);
+}
+
+/* Where on the wire the frame of `kind` is: it must have come between
+ * two data segments of one turn, the one before it the last of a frame
+ * the device cut (the frame lwIP was coalescing, sent first), the one
+ * after it data from another chain. */
+static void expect_between_bursts(char kind)
+{
+	unsigned i;
+	for (i = 0; i < nwired && wire[i].kind != kind; i++)
+		;
+	if (i == nwired)
+		fail_msg("no frame of kind %c on the wire", kind);
+	assert_true(i > 0 && i + 1 < nwired);
+	assert_int_equal(wire[i - 1].kind, 'D');
+	assert_true(wire[i - 1].gso_segs >= 2);
+	assert_int_equal(wire[i - 1].gso_seg, wire[i - 1].gso_segs - 1);
+	assert_int_equal(wire[i + 1].kind, 'D');
+	assert_true(wire[i + 1].chain != wire[i].chain && wire[i - 1].chain != wire[i].chain);
+}
+
+/* A bulk transfer from lwIP (400 KiB) over a card that cuts large
+ * segments: the peer receives the stream byte for byte and in order,
+ * every frame on the wire is the one lwIP sent (the device's segments
+ * equal lwIP's: headers, IP ids, sequence numbers; checksums complete;
+ * PSH on a cut frame's last segment exactly when lwIP had it on one of
+ * them), nothing waits past a turn of the loop, far fewer chains go
+ * through the ring than segments reach the wire, and an echo reply and
+ * an ARP reply made in the middle of a burst go out between the segments
+ * before and after them, as lwIP sent them. */
+static void test_tcp_bulk_send_cut_by_the_device(void **state)
+{
+	(void)state;
+	static uint8_t heard[sizeof(peer_says)];
+	fill_bulk(1);
+	tso_connect(8000, 41000, bulk_dst, sizeof(bulk_dst));
+	rcvd = heard;
+	rcvd_cap = sizeof(heard);
+	rcvd_len = 0;
+	const unsigned chains0 = sim[TSO_DEV].tx_chains, gso0 = sim[TSO_DEV].tx_gso;
+	const uint64_t dropped = dev[TSO_DEV]->stats.tx_dropped;
+	unsigned first = nwired;
+
+	/* Written outside the loop: held back until the turn ends. */
+	bulk_start(bulk_src, sizeof(bulk_src));
+	assert_true(take_wire() > 0);
+	void (*const interludes[])(void) = {interlude_ping, interlude_arp, interlude_data};
+	unsigned next = 0;
+	for (unsigned round = 0; round < 2000 && pv.have < sizeof(bulk_src); round++) {
+		if (!interlude && next < 3)
+			interlude = interludes[next++];
+		tso_round();
+	}
+	assert_null(interlude);
+	assert_int_equal(next, 3);
+	assert_int_equal(pv.have, sizeof(bulk_src));
+	assert_memory_equal(bulk_dst, bulk_src, sizeof(bulk_src));
+	tso_round();
+	assert_int_equal(pv.lwip_ack, pv.pseq);
+
+	/* The data went through far fewer chains than segments. */
+	unsigned segs = 0, chains = 0, cut = 0, last_chain = ~0u;
+	for (unsigned i = first; i < nwired; i++)
+		if (wire[i].kind == 'D') {
+			segs++;
+			cut += wire[i].gso_segs > 0;
+			if (wire[i].chain != last_chain)
+				chains++;
+			last_chain = wire[i].chain;
+		}
+	print_message("    %u data segments on the wire from %u chains (%u cut by the device)\n", segs,
+		      chains, cut);
+	assert_true(segs >= sizeof(bulk_src) / MSS);
+	assert_true(chains * 8 <= segs);
+	assert_true(sim[TSO_DEV].tx_gso - gso0 >= 8);
+	assert_true(sim[TSO_DEV].tx_chains - chains0 < segs / 4);
+	expect_between_bursts('I');
+	expect_between_bursts('R');
+	/* The peer's words reached the application; lwIP acknowledged them. */
+	assert_int_equal(rcvd_len, sizeof(peer_says));
+	assert_memory_equal(heard, peer_says, rcvd_len);
+	assert_int_equal(dev[TSO_DEV]->stats.tx_dropped, dropped);
+	tcp_close_by_lwip();
+}
+
+/* The device holds every transmit (a slow host): once the 8 coalescing
+ * buffers are all in flight, each further segment goes out alone, in its
+ * own chain, checksum offloaded; nothing is lost or reordered; when the
+ * device lets go, coalescing starts again. */
+static void test_tcp_bulk_send_with_every_coalescing_buffer_in_flight(void **state)
+{
+	(void)state;
+	fill_bulk(2);
+	tso_connect(8001, 41001, bulk_dst, sizeof(bulk_dst));
+	const uint64_t dropped = dev[TSO_DEV]->stats.tx_dropped;
+	sim[TSO_DEV].tx_mode = VSIM_TX_HOLD;
+	unsigned from = nwired;
+	bulk_start(bulk_src, sizeof(bulk_src));
+	unsigned gso_chains = 0, alone_after = 0, last_chain = ~0u;
+	for (unsigned round = 0; round < 200 && alone_after < 40; round++) {
+		tso_round();
+		for (; from < nwired; from++) {
+			const struct wire_entry *w = &wire[from];
+			if (w->kind != 'D')
+				continue;
+			if (w->gso_segs && w->chain != last_chain)
+				gso_chains++;
+			last_chain = w->chain;
+			if (gso_chains == 8 && !w->gso_segs)
+				alone_after++;
+			if (gso_chains > 8)
+				fail_msg("a 9th coalesced frame while 8 are in flight");
+		}
+	}
+	assert_int_equal(gso_chains, 8);
+	assert_true(alone_after >= 40);
+	assert_true(sim[TSO_DEV].ntxhold >= 8 + alone_after); /* each alone in its chain, all held */
+	/* The device catches up: coalescing again. */
+	assert_true(vsim_net_tx_release(&sim[TSO_DEV]) > 0);
+	sim[TSO_DEV].tx_mode = VSIM_TX_AT_ONCE;
+	unsigned resumed = 0;
+	for (unsigned round = 0; round < 2000 && pv.have < sizeof(bulk_src); round++) {
+		tso_round();
+		for (; from < nwired; from++)
+			if (wire[from].kind == 'D' && wire[from].gso_segs)
+				resumed++;
+	}
+	assert_int_equal(pv.have, sizeof(bulk_src));
+	assert_memory_equal(bulk_dst, bulk_src, sizeof(bulk_src));
+	assert_true(resumed > 0);
+	assert_int_equal(dev[TSO_DEV]->stats.tx_dropped, dropped);
+	tcp_close_by_lwip();
+	netstack_poll();
+	assert_int_equal(vn[TSO_DEV].tx_in_flight, 0);
+}
+
+/* A short write then a long one in one turn (a response's head, then its
+ * body): the short segment goes out alone (the device would cut the
+ * others at its size), the full ones after it coalesced; the peer gets it
+ * all, in order. */
+static void test_tcp_short_segment_then_full_ones(void **state)
+{
+	(void)state;
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n";
+	const uint32_t nh = sizeof(head) - 1, nb = 20000;
+	fill_bulk(3);
+	memcpy(bulk_src, head, nh);
+	tso_connect(8004, 41004, bulk_dst, sizeof(bulk_dst));
+	unsigned first = nwired;
+	assert_int_equal(tcp_write(tconn, bulk_src, (u16_t)nh, TCP_WRITE_FLAG_COPY), ERR_OK);
+	assert_int_equal(tcp_output(tconn), ERR_OK);
+	assert_int_equal(tcp_write(tconn, bulk_src + nh, (u16_t)nb, TCP_WRITE_FLAG_COPY), ERR_OK);
+	assert_int_equal(tcp_output(tconn), ERR_OK);
+	tso_round();
+	/* The head alone; then at least two full segments from one chain. */
+	assert_true(nwired >= first + 3);
+	assert_int_equal(wire[first].kind, 'D');
+	assert_int_equal(wire[first].gso_segs, 0);
+	assert_int_equal(spied[first].len, 54 + nh);
+	assert_int_equal(wire[first + 1].kind, 'D');
+	assert_int_equal(wire[first + 1].gso_seg, 0);
+	assert_true(wire[first + 1].gso_segs >= 2);
+	assert_int_equal(spied[first + 1].len, 54 + MSS);
+	for (unsigned round = 0; round < 500 && pv.have < nh + nb; round++)
+		tso_round();
+	assert_int_equal(pv.have, nh + nb);
+	assert_memory_equal(bulk_dst, bulk_src, nh + nb);
+	tcp_close_by_lwip();
+}
+
+/* A segment the device cut is lost on the way: the peer keeps what comes
+ * after the hole and answers each with a duplicate acknowledgement; lwIP
+ * sends the lost one again (alone or in a frame of its own, never glued
+ * to newer segments: every frame on the wire is the one lwIP sent), the
+ * hole fills, coalescing goes on, and the peer has the stream byte for
+ * byte.  Twice. */
+static void test_tcp_bulk_send_recovers_a_lost_segment(void **state)
+{
+	(void)state;
+	fill_bulk(4);
+	tso_connect(8005, 41005, bulk_dst, sizeof(bulk_dst));
+	const uint64_t dropped = dev[TSO_DEV]->stats.tx_dropped;
+	bulk_start(bulk_src, sizeof(bulk_src));
+	unsigned gso_after = 0, losses = 0;
+	for (unsigned round = 0; round < 5000 && pv.have < sizeof(bulk_src); round++) {
+		if (round >= 4 && !pv.drop_next && losses < 2 && !pv.ooo_end &&
+		    pv.have < sizeof(bulk_src) / 2) {
+			pv.drop_next = 1;
+			losses++;
+		}
+		unsigned from = nwired;
+		tso_round();
+		if (losses == 2 && !pv.drop_next && !pv.ooo_end)
+			for (unsigned i = from; i < nwired; i++)
+				gso_after += wire[i].kind == 'D' && wire[i].gso_segs > 0;
+	}
+	assert_int_equal(pv.dropped, 2);
+	assert_true(pv.dupacks >= 6);
+	assert_true(pv.rexmits >= 2);
+	assert_int_equal(pv.have, sizeof(bulk_src));
+	assert_memory_equal(bulk_dst, bulk_src, sizeof(bulk_src));
+	assert_true(gso_after > 0);
+	assert_int_equal(dev[TSO_DEV]->stats.tx_dropped, dropped);
+	print_message("    %u duplicate ACKs, %u segments sent again, %u wire frames\n", pv.dupacks,
+		      pv.rexmits, nwired);
+	tcp_close_by_lwip();
+}
+
+/* The device holds every transmit and its ring fills up (with echo
+ * replies): each coalesced frame the loop then flushes is refused
+ * (-ENOBUFS after a bounded wait), more of them than there are
+ * coalescing buffers, and dropped (TCP would send it again).  Each
+ * refused frame's buffer is free again: once the device lets go,
+ * coalescing starts again.  (The peer acknowledges what lwIP sent, as
+ * if it had arrived: that keeps lwIP sending.) */
+static void test_tcp_frames_refused_by_a_full_ring_free_their_buffers(void **state)
+{
+	(void)state;
+	fill_bulk(5);
+	tso_connect(8006, 41006, bulk_dst, sizeof(bulk_dst));
+	sim[TSO_DEV].tx_mode = VSIM_TX_HOLD;
+	const unsigned ring = vn[TSO_DEV].txq.size;
+	for (unsigned k = 0; k < 2 * ring && sim[TSO_DEV].ntxhold < ring; k++) {
+		uint32_t len = echo_request(TSO_DEV, 0x7151, (uint16_t)k, 20);
+		vsim_net_rx(&sim[TSO_DEV], req, len, NULL);
+		tso_round();
+	}
+	assert_int_equal(sim[TSO_DEV].ntxhold, ring);
+	const uint64_t dropped = dev[TSO_DEV]->stats.tx_dropped;
+	bulk_start(bulk_src, sizeof(bulk_src));
+	unsigned seen_from = nspied;
+	uint32_t acked = pv.rcv_nxt;
+	for (unsigned round = 0; round < 40; round++) {
+		netstack_poll();
+		for (; seen_from < nspied; seen_from++) { /* what lwIP sent, taken as delivered */
+			const uint8_t *f = spied[seen_from].data;
+			if (get16(f + 12) != ETH_IP || f[23] != PROTO_TCP || get16(f + 36) != pv.pport)
+				continue;
+			uint32_t end = get32(f + 38) + spied[seen_from].len - 34 - (f[46] >> 4) * 4u;
+			if ((int32_t)(end - acked) > 0)
+				acked = end;
+		}
+		peer_ack(acked);
+		vsim_plat.now_ns += 1000000;
+	}
+	assert_int_equal(sim[TSO_DEV].ntxhold, ring);
+	assert_true(dev[TSO_DEV]->stats.tx_dropped - dropped > 8);
+	/* The device catches up; the application writes again. */
+	assert_int_equal(vsim_net_tx_release(&sim[TSO_DEV]), ring);
+	sim[TSO_DEV].tx_mode = VSIM_TX_AT_ONCE;
+	while (vsim_net_tx_take(&sim[TSO_DEV], &got))
+		;
+	bulk_start(bulk_src, sizeof(bulk_src));
+	unsigned cut = 0;
+	for (unsigned round = 0; round < 40 && !cut; round++) {
+		netstack_poll();
+		for (; seen_from < nspied; seen_from++) {
+			const uint8_t *f = spied[seen_from].data;
+			if (get16(f + 12) != ETH_IP || f[23] != PROTO_TCP || get16(f + 36) != pv.pport)
+				continue;
+			uint32_t end = get32(f + 38) + spied[seen_from].len - 34 - (f[46] >> 4) * 4u;
+			if ((int32_t)(end - acked) > 0)
+				acked = end;
+		}
+		while (vsim_net_tx_take(&sim[TSO_DEV], &got))
+			cut += got.gso_segs > 0;
+		peer_ack(acked);
+		vsim_plat.now_ns += 1000000;
+	}
+	if (!cut)
+		fail_msg("no coalesced frame once the ring had room: the coalescing buffers were lost");
+}
+
+static uint8_t peer_data[4 * 65536];
+
+/* The peer's segments arrive coalesced (GUEST_TSO4): one of 44 x 1460
+ * bytes, then three of 40000 back to back (more than lwIP's window
+ * would hold unscaled): lwIP takes each whole and without a copy (the
+ * driver's buffers, as custom pbufs), the application gets the bytes in
+ * order, and lwIP acknowledges all of it. */
+static void test_tcp_large_segments_from_the_peer(void **state)
+{
+	(void)state;
+	static uint8_t sink[8];
+	tso_connect(8002, 41002, sink, sizeof(sink));
+	for (size_t i = 0; i < sizeof(peer_data); i++)
+		peer_data[i] = (uint8_t)(i * 7 + i / 251);
+	rcvd = bulk_dst;
+	rcvd_cap = sizeof(bulk_dst);
+	rcvd_len = 0;
+	const uint32_t start = pv.pseq;
+	const uint64_t rx_dropped = dev[TSO_DEV]->stats.rx_dropped, copied = dev[TSO_DEV]->stats.rx_copied;
+	peer_tcp(pv.pseq, pv.rcv_nxt, TCP_ACK | TCP_PSH, NULL, 0, peer_data, 44 * MSS, MSS);
+	pv.pseq += 44 * MSS;
+	for (unsigned i = 0; i < 300 && pv.lwip_ack != pv.pseq; i++)
+		tso_round();
+	assert_int_equal(rcvd_len, 44 * MSS);
+	assert_memory_equal(rcvd, peer_data, 44 * MSS);
+	assert_int_equal(pv.lwip_ack, pv.pseq);
+	for (unsigned k = 0; k < 3; k++) {
+		peer_tcp(pv.pseq, pv.rcv_nxt, TCP_ACK | (k == 2 ? TCP_PSH : 0), NULL, 0,
+			 peer_data + (pv.pseq - start), 40000, MSS);
+		pv.pseq += 40000;
+	}
+	for (unsigned i = 0; i < 300 && pv.lwip_ack != pv.pseq; i++)
+		tso_round();
+	assert_int_equal(rcvd_len, pv.pseq - start);
+	assert_memory_equal(rcvd, peer_data, rcvd_len);
+	assert_int_equal(pv.lwip_ack, pv.pseq);
+	assert_int_equal(dev[TSO_DEV]->stats.rx_dropped, rx_dropped);
+	assert_int_equal(dev[TSO_DEV]->stats.rx_copied, copied); /* handed to lwIP where they lie */
+	tcp_close_by_lwip();
+}
+
+/* The largest segment a host coalesces: an IP packet of 65535 bytes, the
+ * frame 14 more.  GUEST_TSO4 lets the device send it (spec 5.1.6.3:
+ * 65589 bytes with IPv6); lwIP must take it like any other. */
+static void test_tcp_largest_segment_from_the_peer(void **state)
+{
+	(void)state;
+	static uint8_t sink[8];
+	tso_connect(8003, 41003, sink, sizeof(sink));
+	for (size_t i = 0; i < sizeof(peer_data); i++)
+		peer_data[i] = (uint8_t)(i * 13 + i / 257);
+	rcvd = bulk_dst;
+	rcvd_cap = sizeof(bulk_dst);
+	rcvd_len = 0;
+	const uint32_t n = 65535 - 40;
+	const uint64_t rx_dropped = dev[TSO_DEV]->stats.rx_dropped,
+		       errors = dev[TSO_DEV]->stats.device_errors;
+	const uint64_t rx_frames = dev[TSO_DEV]->stats.rx_frames;
+	peer_tcp(pv.pseq, pv.rcv_nxt, TCP_ACK | TCP_PSH, NULL, 0, peer_data, n, MSS);
+	pv.pseq += n;
+	for (unsigned i = 0; i < 300 && pv.lwip_ack != pv.pseq; i++)
+		tso_round();
+	/* The driver takes it and hands it on whole... */
+	assert_int_equal(dev[TSO_DEV]->stats.device_errors, errors);
+	assert_int_equal(dev[TSO_DEV]->stats.rx_frames, rx_frames + 1);
+	/* ...and it must reach TCP, not be dropped on the way (lib/net/netif.c). */
+	if (dev[TSO_DEV]->stats.rx_dropped != rx_dropped)
+		fail_msg("the %u-byte frame (IP packet of 65535 bytes) was dropped between the driver and "
+			 "lwIP",
+			 34 + 20 + n);
+	assert_int_equal(rcvd_len, n);
+	assert_memory_equal(rcvd, peer_data, n);
+	assert_int_equal(pv.lwip_ack, pv.pseq);
+	tcp_close_by_lwip();
+}
+
 /* ---- announce ---- */
 
 /* The device asks for an announcement (after a migration): a gratuitous
@@ -1153,6 +1991,15 @@ int main(void)
 		cmocka_unit_test(test_ping),
 		cmocka_unit_test(test_frames_are_copied_when_memory_runs_short),
 		cmocka_unit_test(test_dhcp_lease_then_static),
+		cmocka_unit_test_teardown(test_tcp_bulk_send_cut_by_the_device, tso_teardown),
+		cmocka_unit_test_teardown(test_tcp_bulk_send_with_every_coalescing_buffer_in_flight,
+					  tso_teardown),
+		cmocka_unit_test_teardown(test_tcp_short_segment_then_full_ones, tso_teardown),
+		cmocka_unit_test_teardown(test_tcp_bulk_send_recovers_a_lost_segment, tso_teardown),
+		cmocka_unit_test_teardown(test_tcp_frames_refused_by_a_full_ring_free_their_buffers,
+					  tso_teardown),
+		cmocka_unit_test_teardown(test_tcp_large_segments_from_the_peer, tso_teardown),
+		cmocka_unit_test_teardown(test_tcp_largest_segment_from_the_peer, tso_teardown),
 		/* Last: it finds a driver bug that UBSan stops the process for. */
 		cmocka_unit_test(test_announce_sends_a_gratuitous_arp_then_acks),
 	};

@@ -51,8 +51,9 @@ static const struct conf base = {.features = F_STD};
 struct got_frame {
 	uint32_t len;
 	unsigned pieces, flags;
-	uint8_t data[VSIM_NET_FRAME_MAX];
-	uint16_t index[16];
+	uint64_t hash; /* of its bytes (FNV-1a) */
+	uint8_t data[VSIM_NET_FRAME_MAX]; /* a larger frame (a large segment) is in big_rx, if the last */
+	uint16_t index[64];
 };
 
 struct got_event {
@@ -84,27 +85,43 @@ static void check_piece(const struct net_rx_buf *b)
 			 b->data - lo);
 }
 
+static uint64_t fnv(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The last frame longer than got_frame.data holds (a large segment). */
+static uint8_t big_rx[VSIM_NET_GSO_MAX];
+
 static void on_rx(struct net_device *d, struct net_rx_buf *frame, unsigned flags)
 {
 	struct got_frame *g = &stack.frame[stack.nframes++ % LOG_FRAMES];
+	uint32_t total = 0;
 
 	assert_ptr_equal(d, dev);
+	for (struct net_rx_buf *b = frame; b; b = b->next)
+		total += b->len;
+	if (total > VSIM_NET_GSO_MAX)
+		fail_msg("frame longer than any the test sent");
+	uint8_t *to = total > VSIM_NET_FRAME_MAX ? big_rx : g->data;
 	g->len = 0;
 	g->pieces = 0;
 	g->flags = flags;
 	for (struct net_rx_buf *b = frame; b; b = b->next) {
 		check_piece(b);
-		if (g->len + b->len > VSIM_NET_FRAME_MAX)
-			fail_msg("frame longer than any the test sent");
-		for (unsigned i = 0; i < g->pieces && i < 16; i++)
+		for (unsigned i = 0; i < g->pieces && i < 64; i++)
 			if (g->index[i] == b->index)
 				fail_msg("piece %u twice in one frame", b->index);
-		if (g->pieces < 16)
+		if (g->pieces < 64)
 			g->index[g->pieces] = b->index;
-		memcpy(g->data + g->len, b->data, b->len);
+		memcpy(to + g->len, b->data, b->len);
 		g->len += b->len;
 		g->pieces++;
 	}
+	g->hash = fnv(to, g->len);
 	stack.total++;
 	for (struct net_rx_buf *b = frame, *next; b; b = next) {
 		next = b->next;
@@ -903,6 +920,424 @@ static void test_receive_checksum_flags(void **state)
 		}
 }
 
+/* ---- segmentation offload (TSO), both ways ---- */
+
+/* Everything of F_STD, and both checksum offloads and both TSO4 features. */
+#define F_TSO                                                                                                \
+	(F_STD | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |            \
+	 F(VIRTIO_NET_F_HOST_TSO4))
+#define IP_AT ETH_HLEN
+#define TCP_AT (ETH_HLEN + 20)
+#define TH_FIN 0x01
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+#define TH_CWR 0x80
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v); }
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xFFFF) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* Addresses, protocol and a TCP length: the pseudo-header's sum. */
+static uint32_t pseudo_sum(const uint8_t *f, uint32_t tcp_len)
+{
+	return sum16(f + IP_AT + 12, 8, 6 + tcp_len);
+}
+
+/* The shape of a TCP segment the tests build. */
+struct tcp_seg {
+	uint32_t len; /* the whole frame */
+	unsigned thl; /* TCP header bytes: 20, or more with options */
+	uint16_t id;
+	uint32_t seq;
+	uint8_t flags;
+	unsigned seed; /* of the payload */
+};
+
+/* A TCP/IPv4 frame as a stack hands it over for the device to finish (or
+ * as a device hands over a coalesced one): the IP header whole (DF, its
+ * checksum right), the TCP checksum field holding the pseudo-header sum
+ * for the whole TCP length, folded, not inverted.  out: from us to the
+ * peer, else from the peer to us. */
+static void make_tcp(uint8_t *f, const struct tcp_seg *t, int out)
+{
+	uint8_t *ip = f + IP_AT, *tcp = ip + 20;
+
+	make_frame(f, t->len, t->seed);
+	memcpy(f, out ? peer_mac : dev->mac, 6);
+	memcpy(f + 6, out ? dev->mac : peer_mac, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(t->len - ETH_HLEN));
+	put16(ip + 4, t->id);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = 6;
+	put32(ip + 12, out ? 0x0A000002 : 0x0A000001);
+	put32(ip + 16, out ? 0x0A000001 : 0x0A000002);
+	put16(ip + 10, (uint16_t)~fold(sum16(ip, 20, 0)));
+	memset(tcp, 0, 20);
+	put16(tcp, out ? 80 : 40000);
+	put16(tcp + 2, out ? 40000 : 80);
+	put32(tcp + 4, t->seq);
+	put32(tcp + 8, 0x01020304);
+	tcp[12] = (uint8_t)(t->thl / 4 << 4);
+	tcp[13] = t->flags;
+	put16(tcp + 14, 0x7000);
+	for (unsigned i = 20; i < t->thl; i++)
+		tcp[i] = 1; /* NOPs */
+	put16(tcp + 16, fold(pseudo_sum(f, t->len - TCP_AT)));
+}
+
+static uint8_t big_tx[VSIM_NET_GSO_MAX + 1];
+
+/* The device put the transmit of `orig` (t, cut at mss) on the wire as
+ * segments: each the headers (IP total length, id counted up, the IP
+ * checksum new; sequence number moved on; FIN and PSH only on the last,
+ * CWR only on the first) and its part of the payload, both checksums
+ * right; the header the chain had is the offload asked for. */
+static void expect_cut(const uint8_t *orig, const struct tcp_seg *t, unsigned mss)
+{
+	const unsigned hlen = TCP_AT + t->thl;
+	const uint32_t payload = t->len - hlen, n = (payload + mss - 1) / mss;
+	static uint8_t want[VSIM_NET_FRAME_MAX];
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = payload - i * mss < mss ? payload - i * mss : mss;
+		if (!vsim_net_tx_take(&sim, &seen))
+			fail_msg("segment %u of %u never reached the wire", i, n);
+		assert_int_equal(seen.hdr.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+		assert_int_equal(seen.hdr.gso_size, mss);
+		assert_int_equal(seen.hdr.hdr_len, hlen);
+		assert_int_equal(seen.hdr.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		assert_int_equal(seen.hdr.csum_start, TCP_AT);
+		assert_int_equal(seen.hdr.csum_offset, 16);
+		assert_int_equal(seen.hdr.num_buffers, 0);
+		assert_int_equal(seen.hdr_len, vn.hdr_len);
+		assert_int_equal(seen.gso_seg, i);
+		assert_int_equal(seen.gso_segs, n);
+		assert_int_equal(seen.len, hlen + k);
+		memcpy(want, orig, hlen);
+		memcpy(want + hlen, orig + hlen + i * mss, k);
+		put16(want + IP_AT + 2, (uint16_t)(20 + t->thl + k));
+		put16(want + IP_AT + 4, (uint16_t)(t->id + i));
+		put16(want + IP_AT + 10, 0);
+		put16(want + IP_AT + 10, (uint16_t)~fold(sum16(want + IP_AT, 20, 0)));
+		put32(want + TCP_AT + 4, t->seq + i * mss);
+		uint8_t fl = t->flags;
+		if (i + 1 < n)
+			fl &= (uint8_t) ~(TH_FIN | TH_PSH);
+		if (i > 0)
+			fl &= (uint8_t)~TH_CWR;
+		want[TCP_AT + 13] = fl;
+		put16(want + TCP_AT + 16, 0);
+		put16(want + TCP_AT + 16,
+		      (uint16_t)~fold(sum16(want + TCP_AT, t->thl + k, pseudo_sum(want, t->thl + k))));
+		if (memcmp(seen.data, want, hlen + k) != 0) {
+			for (unsigned b = 0; b < hlen + k; b++)
+				if (seen.data[b] != want[b])
+					fail_msg("segment %u of %u: byte %u is %#x, not %#x", i, n, b,
+						 seen.data[b], want[b]);
+		}
+	}
+}
+
+/* Sends orig (t) for the device to cut at mss, as nseg pieces. */
+static int tx_gso(const uint8_t *orig, const struct tcp_seg *t, unsigned mss, unsigned nseg, unsigned cookie)
+{
+	struct net_seg segs[NET_MAX_SEGS];
+	struct net_tx_offload off = {TCP_AT, 16, (uint16_t)mss, (uint16_t)(TCP_AT + t->thl)};
+	uint32_t at = 0;
+
+	for (unsigned i = 0; i < nseg; i++) {
+		uint32_t n = i + 1 < nseg ? (t->len / nseg) & ~7u : t->len - at;
+		segs[i] = (struct net_seg){orig + at, n};
+		at += n;
+	}
+	return net_transmit(dev, segs, nseg, &off, (void *)(uintptr_t)cookie);
+}
+
+/* Which of GUEST_TSO4 and HOST_TSO4 are taken when offered: GUEST_TSO4
+ * only with MRG_RXBUF (each buffer would need 64 KiB) and GUEST_CSUM (the
+ * specification's dependency), HOST_TSO4 only with CSUM; NET_OFF_TSO4
+ * follows HOST_TSO4.  Frames flow either way; a large segment is refused
+ * where the device cannot cut it. */
+static void test_tso_features_and_their_dependencies(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t offered;
+		int guest, host;
+	} cases[] = {
+		{F_TSO, 1, 1},
+		{F_TSO & ~F(VIRTIO_NET_F_MRG_RXBUF), 0, 1},
+		{F_TSO & ~F(VIRTIO_NET_F_GUEST_CSUM), 0, 1},
+		{F_TSO & ~F(VIRTIO_NET_F_CSUM), 1, 0},
+		{F_TSO & ~(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM)), 0, 0},
+		{F_TSO & ~(F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CSUM)), 0, 0},
+		{F_TSO & ~(F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_HOST_TSO4)), 0, 0},
+		{F_TSO & ~F(VIRTIO_NET_F_GUEST_TSO4), 0, 1},
+		{F_TSO & ~F(VIRTIO_NET_F_HOST_TSO4), 1, 0},
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (int legacy = 0; legacy < 2; legacy++) {
+			struct conf c = {.features = cases[i].offered, .legacy = legacy};
+			up(&c);
+			uint64_t f = vn.vdev.features;
+			assert_int_equal(!!(f & F(VIRTIO_NET_F_GUEST_TSO4)), cases[i].guest);
+			assert_int_equal(!!(f & F(VIRTIO_NET_F_HOST_TSO4)), cases[i].host);
+			unsigned off = (f & F(VIRTIO_NET_F_CSUM) ? NET_OFF_TX_CSUM : 0) |
+				       (f & F(VIRTIO_NET_F_GUEST_CSUM) ? NET_OFF_RX_CSUM : 0) |
+				       (cases[i].host ? NET_OFF_TSO4 : 0);
+			assert_int_equal(dev->offloads, off);
+			rx_and_check(1514, i, NULL);
+			struct tcp_seg t = {3 * 1460 + 54, 20, 7, 1000, TH_ACK, i};
+			make_tcp(big_tx, &t, 1);
+			unsigned frames = sim.tx_frames;
+			if (cases[i].host) {
+				assert_int_equal(tx_gso(big_tx, &t, 1460, 1, 1), 0);
+				expect_cut(big_tx, &t, 1460);
+			} else {
+				assert_int_equal(tx_gso(big_tx, &t, 1460, 1, 1), -EINVAL);
+				assert_int_equal(sim.tx_frames, frames);
+			}
+			if (cases[i].guest) {
+				struct tcp_seg r = {20000, 20, 9, 5000, TH_ACK | TH_PSH, 100 + i};
+				make_tcp(big_tx, &r, 0);
+				struct vsim_net_rx_opts o = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+							     .csum_start = TCP_AT,
+							     .csum_offset = 16,
+							     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+							     .gso_size = 1460,
+							     .hdr_len = TCP_AT + 20};
+				assert_int_equal(vsim_net_rx(&sim, big_tx, r.len, &o), 1);
+				assert_int_equal(net_poll(dev), 1);
+				assert_int_equal(last_frame()->len, r.len);
+				assert_int_equal(last_frame()->hash, fnv(big_tx, r.len));
+			}
+			assert_int_equal(dev->stats.device_errors, 0);
+		}
+}
+
+/* With HOST_TSO4, a frame sent with a gso_size goes out with the header
+ * the specification asks for (NEEDS_CSUM at the TCP checksum, gso_type
+ * TCPV4, gso_size, hdr_len the headers' length, num_buffers 0), whatever
+ * pieces it is given in, and the device cuts it as Linux does (the
+ * simulator checks the request and cuts it; expect_cut checks the cut);
+ * one transmit, one cookie, one chain.  The next frames on the same ids
+ * go out plain again: no gso field left behind. */
+static void test_tso_transmit_header_and_segments(void **state)
+{
+	(void)state;
+	for (int legacy = 0; legacy < 2; legacy++)
+		for (int packed = 0; packed < 2 - legacy; packed++)
+			for (int ind = 0; ind < 2; ind++) {
+				struct conf c = {.features = F_TSO & ~(ind ? 0 : F(VIRTIO_F_INDIRECT_DESC)),
+						 .legacy = legacy,
+						 .packed = packed,
+						 .qmax = 16};
+				up(&c);
+				assert_true(dev->offloads & NET_OFF_TSO4);
+				static const struct {
+					struct tcp_seg t;
+					unsigned mss, nseg;
+				} cases[] = {
+					/* 3 full segments and a short one; the sequence number wraps */
+					{{54 + 3 * 1460 + 100, 20, 0x1234, 0xFFFFF000u, TH_ACK | TH_PSH, 1},
+					 1460,
+					 1},
+					/* FIN and PSH on the last only; the IP id wraps; in 3 pieces */
+					{{54 + 5 * 1000, 20, 0xFFFE, 77, TH_ACK | TH_PSH | TH_FIN, 2},
+					 1000,
+					 3},
+					/* CWR on the first only; TCP options (hdr_len 66); odd sizes */
+					{{66 + 7 * 1448 + 1, 32, 9, 1u << 31, TH_ACK | TH_CWR, 3}, 1448, 2},
+					/* two segments exactly */
+					{{54 + 2 * 536, 20, 100, 5, TH_ACK, 4}, 536, 1},
+				};
+				unsigned chains = sim.tx_chains, ncases = sizeof(cases) / sizeof(cases[0]);
+				for (unsigned k = 0; k < ncases; k++) {
+					make_tcp(big_tx, &cases[k].t, 1);
+					unsigned nseg =
+						cases[k].nseg < dev->max_segs ? cases[k].nseg : dev->max_segs;
+					assert_int_equal(
+						tx_gso(big_tx, &cases[k].t, cases[k].mss, nseg, k + 1), 0);
+					expect_cut(big_tx, &cases[k].t, cases[k].mss);
+					assert_false(vsim_net_tx_take(&sim, &seen));
+					assert_int_equal(sim.tx_chains, chains + k + 1);
+				}
+				net_poll(dev);
+				assert_int_equal(stack.ndone, ncases);
+				assert_int_equal(sim.tx_gso, ncases);
+				/* Plain frames, checksummed or not, on every id after. */
+				struct net_tx_offload cs = {TCP_AT, 16, 0, 0};
+				for (unsigned i = 0; i < 2 * 16; i++) {
+					assert_int_equal(tx_frame(i % 64, 200, i, i % 2 ? &cs : NULL, 10 + i),
+							 0);
+					assert_true(vsim_net_tx_take(&sim, &seen));
+					assert_int_equal(seen.hdr.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+					assert_int_equal(seen.hdr.gso_size, 0);
+					assert_int_equal(seen.hdr.hdr_len, 0);
+					assert_int_equal(seen.hdr.flags,
+							 i % 2 ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0);
+					assert_int_equal(seen.gso_segs, 0);
+					assert_int_equal(seen.len, 200);
+					assert_memory_equal(seen.data, tx_store[i % 64], 200);
+				}
+				assert_int_equal(dev->stats.tx_dropped, 0);
+				assert_int_equal(sim.tx_lost, 0);
+			}
+}
+
+/* How long a frame may be: with gso_size, 14 + 65535 bytes (the largest
+ * IP packet), one more refused; without, mtu + 14, with or without the
+ * checksum offload, on a device that segments or not; a gso frame with
+ * no payload past its headers, or on a device without HOST_TSO4,
+ * refused.  Nothing refused reaches the device or comes back. */
+static void test_tso_transmit_size_limits(void **state)
+{
+	(void)state;
+	for (int jumbo = 0; jumbo < 2; jumbo++) {
+		struct conf c = {.features = F_TSO | (jumbo ? F(VIRTIO_NET_F_MTU) : 0), .mtu = 9000};
+		up(&c);
+		const unsigned mtu = jumbo ? 9000 : 1500, mss = mtu - 40;
+		assert_int_equal(dev->mtu, mtu);
+		struct tcp_seg t = {VSIM_NET_GSO_MAX, 20, 1, 1, TH_ACK, 5};
+		make_tcp(big_tx, &t, 1);
+		unsigned frames = sim.tx_frames;
+		for (unsigned nseg = 1; nseg <= dev->max_segs; nseg += dev->max_segs - 1) {
+			assert_int_equal(tx_gso(big_tx, &t, mss, nseg, nseg), 0);
+			expect_cut(big_tx, &t, mss);
+		}
+		assert_int_equal(sim.tx_frames, frames + 2 * ((65535 - 40 + mss - 1) / mss));
+		frames = sim.tx_frames;
+		/* One byte more than an IP packet can be. */
+		struct net_seg one = {big_tx, VSIM_NET_GSO_MAX + 1};
+		struct net_tx_offload off = {TCP_AT, 16, (uint16_t)mss, TCP_AT + 20};
+		assert_int_equal(net_transmit(dev, &one, 1, &off, (void *)100), -EINVAL);
+		struct net_seg two[2] = {{big_tx, 54}, {big_tx + 54, VSIM_NET_GSO_MAX + 1 - 54}};
+		assert_int_equal(net_transmit(dev, two, 2, &off, (void *)101), -EINVAL);
+		/* Headers and nothing to cut. */
+		struct net_seg hdrs = {big_tx, TCP_AT + 20};
+		assert_int_equal(net_transmit(dev, &hdrs, 1, &off, (void *)102), -EINVAL);
+		/* Without gso_size: mtu + 14, checksum offload or not. */
+		struct net_tx_offload cs = {TCP_AT, 16, 0, 0};
+		for (int csum = 0; csum < 2; csum++) {
+			assert_int_equal(tx_frame(0, mtu + ETH_HLEN + 1, 1, csum ? &cs : NULL, 103), -EINVAL);
+			assert_int_equal(tx_frame(0, mtu + ETH_HLEN, 1, csum ? &cs : NULL, 104 + csum), 0);
+			assert_true(vsim_net_tx_take(&sim, &seen));
+			assert_int_equal(seen.len, mtu + ETH_HLEN);
+			assert_int_equal(seen.hdr.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+		}
+		assert_false(vsim_net_tx_take(&sim, &seen));
+		assert_int_equal(sim.tx_frames, frames + 2);
+		net_poll(dev);
+		assert_int_equal(stack.ndone, 4);
+		for (unsigned i = 100; i <= 103; i++)
+			assert_int_equal(stack.done[i - 1], 0);
+	}
+	/* CSUM without HOST_TSO4: no segmentation. */
+	for (int legacy = 0; legacy < 2; legacy++) {
+		struct conf c = {.features = F_TSO & ~F(VIRTIO_NET_F_HOST_TSO4), .legacy = legacy};
+		up(&c);
+		assert_false(dev->offloads & NET_OFF_TSO4);
+		struct tcp_seg t = {54 + 3000, 20, 1, 1, TH_ACK, 6};
+		make_tcp(big_tx, &t, 1);
+		assert_int_equal(tx_gso(big_tx, &t, 1460, 1, 1), -EINVAL);
+		assert_int_equal(sim.tx_frames, 0);
+		assert_int_equal(dev->stats.tx_frames, 0);
+	}
+}
+
+/* With GUEST_TSO4 the device hands over a TCP segment of up to 64 KiB
+ * (coalesced by the host: gso_type TCPV4, NEEDS_CSUM and the partial
+ * checksum) in as many mergeable buffers as it fills: rx() gets it as
+ * one chain, in order, the header stripped from the first piece only,
+ * with NET_RX_CSUM_OK.  A burst of them, more buffers than the ring
+ * holds, arrives whole as the driver reposts (every frame intact, in
+ * order), and every buffer comes back. */
+static void test_tso_receive_large_segment_as_a_chain(void **state)
+{
+	(void)state;
+	static uint8_t segs[8][VSIM_NET_GSO_MAX];
+	for (int legacy = 0; legacy < 2; legacy++)
+		for (int packed = 0; packed < 2 - legacy; packed++) {
+			struct conf c = {.features = F_TSO, .legacy = legacy, .packed = packed};
+			up(&c);
+			static const uint32_t lens[] = {VSIM_NET_GSO_MAX, 54 + 44 * 1460, 54 + 1461, 30000};
+			for (unsigned k = 0; k < 4; k++) {
+				struct tcp_seg r = {lens[k],	     20,   (uint16_t)k, 1000 * k,
+						    TH_ACK | TH_PSH, 7 + k};
+				make_tcp(big_tx, &r, 0);
+				struct vsim_net_rx_opts o = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+							     .csum_start = TCP_AT,
+							     .csum_offset = 16,
+							     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+							     .gso_size = 1460,
+							     .hdr_len = TCP_AT + 20};
+				unsigned before = stack.total;
+				assert_int_equal(vsim_net_rx(&sim, big_tx, r.len, &o), 1);
+				assert_int_equal(net_poll(dev), 1);
+				assert_int_equal(stack.total, before + 1);
+				struct got_frame *g = last_frame();
+				assert_int_equal(g->len, r.len);
+				unsigned bufs = (vn.hdr_len + r.len + VIRTIO_NET_RX_BUF_BYTES - 1) /
+						VIRTIO_NET_RX_BUF_BYTES;
+				assert_int_equal(g->pieces, bufs);
+				assert_int_equal(sim.max_num_buffers, (vn.hdr_len + lens[0] + 2047) / 2048);
+				assert_true(g->flags & NET_RX_CSUM_OK);
+				if (r.len > VSIM_NET_FRAME_MAX)
+					assert_memory_equal(big_rx, big_tx, r.len);
+				else
+					assert_memory_equal(g->data, big_tx, r.len);
+			}
+			/* A burst: 8 of them need some 260 buffers; the ring has 128. */
+			unsigned target = vn.rx_target, total = stack.total, landed = 0;
+			assert_int_equal(vsim_net_rx_avail(&sim), target);
+			struct vsim_net_rx_opts o = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+						     .csum_start = TCP_AT,
+						     .csum_offset = 16,
+						     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+						     .gso_size = 1460,
+						     .hdr_len = TCP_AT + 20};
+			for (unsigned k = 0; k < 8; k++) {
+				struct tcp_seg r = {
+					VSIM_NET_GSO_MAX - 100 * k, 20, (uint16_t)k, 0, TH_ACK, 50 + k};
+				make_tcp(segs[k], &r, 0);
+				landed += (unsigned)vsim_net_rx(&sim, segs[k], r.len, &o);
+			}
+			assert_true(landed < 8);
+			for (unsigned round = 0; round < 20 && stack.total < total + 8; round++)
+				net_poll(dev);
+			assert_int_equal(stack.total, total + 8);
+			for (unsigned k = 0; k < 8; k++) {
+				struct got_frame *g = &stack.frame[(total + k) % LOG_FRAMES];
+				assert_int_equal(g->len, VSIM_NET_GSO_MAX - 100 * k);
+				assert_int_equal(g->hash, fnv(segs[k], g->len));
+			}
+			assert_int_equal(dev->stats.rx_dropped, 0);
+			assert_int_equal(dev->stats.device_errors, 0);
+			assert_int_equal(sim.nbacklog, 0);
+			net_poll(dev);
+			assert_int_equal(vsim_net_rx_avail(&sim), target);
+		}
+}
+
 /* ---- configuration changes ---- */
 
 /* The link goes down and up: the configuration-change interrupt (MSI-X
@@ -1544,6 +1979,10 @@ int main(void)
 		cmocka_unit_test(test_sender_waits_for_a_slow_device),
 		cmocka_unit_test(test_transmit_checksum_offload),
 		cmocka_unit_test(test_receive_checksum_flags),
+		cmocka_unit_test(test_tso_features_and_their_dependencies),
+		cmocka_unit_test(test_tso_transmit_header_and_segments),
+		cmocka_unit_test(test_tso_transmit_size_limits),
+		cmocka_unit_test(test_tso_receive_large_segment_as_a_chain),
 		cmocka_unit_test(test_link_change_reaches_the_stack),
 		cmocka_unit_test(test_link_change_during_set_up_is_seen),
 		cmocka_unit_test(test_queue_pairs_limits),

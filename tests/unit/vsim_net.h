@@ -17,7 +17,15 @@
  * that the test takes with vsim_net_tx_take, and completes the chain at
  * once, at the next wait of the CPU, or when the test releases it.  A
  * chain held is read again when it completes: a byte the driver changed
- * while the device owned it fails the test.
+ * while the device owned it fails the test.  With HOST_TSO4, a chain
+ * whose header asks for TCPV4 segmentation is checked as the
+ * specification asks and cut as a device (QEMU over a Linux tap) cuts it:
+ * the wire, and so the capture, sees the segments, each fully checksummed.
+ *
+ * Receive with GUEST_TSO4: a test may hand the device a TCP/IPv4 segment
+ * of up to 64 KiB (gso_type TCPV4, NEEDS_CSUM, the checksum field holding
+ * the pseudo-header sum, as Linux's GRO leaves it); it fills as many
+ * mergeable buffers as it needs.
  *
  * Control: commands are executed at the notification and recorded.
  *
@@ -33,25 +41,36 @@
 #include "tests/unit/vsim.h"
 
 #define VSIM_NET_FRAME_MAX 9216 /* largest frame the tests move (a 9000-byte MTU and more) */
+#define VSIM_NET_GSO_MAX (14 + 65535) /* largest TCP/IPv4 segment either way with TSO (Ethernet and IP) */
 #define VSIM_NET_CAPTURE 256 /* transmitted frames kept until the test takes them */
 #define VSIM_NET_BACKLOG 256 /* received frames waiting for buffers */
 #define VSIM_NET_CMDS 64 /* control commands recorded */
 #define VSIM_NET_RX_SEGS 4 /* descriptors one receive buffer may have */
 #define VSIM_NET_TX_SEGS 16 /* descriptors one transmit chain may have */
 
-/* Options of a received frame (vsim_net_rx); zero for a plain one. */
+/* Options of a received frame (vsim_net_rx); zero for a plain one.  A
+ * large segment (GUEST_TSO4): gso_type TCPV4, gso_size its MSS, hdr_len
+ * its headers' length, flags NEEDS_CSUM with csum_start and csum_offset,
+ * the frame up to VSIM_NET_GSO_MAX bytes. */
 struct vsim_net_rx_opts {
 	uint8_t flags; /* header flags as the device sets them (NEEDS_CSUM, DATA_VALID) */
 	uint16_t csum_start, csum_offset;
+	uint8_t gso_type;
+	uint16_t gso_size, hdr_len;
 };
 
-/* One transmitted frame as the device saw it. */
+/* One transmitted frame as the device saw it: for a chain that asked for
+ * segmentation, one of the segments the device cut from it (hdr is then
+ * the chain's header, and the segment is fully checksummed, as on the
+ * wire). */
 struct vsim_net_frame {
 	struct virtio_net_hdr hdr; /* the header's hdr_len bytes; num_buffers 0 when hdr_len is 10 */
 	unsigned hdr_len;
 	unsigned descs; /* ring descriptors the chain took (1 for an indirect one) */
 	unsigned segs; /* buffers the chain had, as the device walked it */
 	unsigned seq; /* order among transmits and commands (struct vsim_net.seq) */
+	unsigned chain; /* which transmit chain it came from: struct vsim_net.tx_chains before it */
+	unsigned gso_seg, gso_segs; /* cut from a GSO chain: segment gso_seg of gso_segs; else 0 and 0 */
 	uint32_t len;
 	uint8_t data[VSIM_NET_FRAME_MAX];
 };
@@ -116,6 +135,7 @@ struct vsim_net_backlog {
 	uint32_t len;
 	struct vsim_net_rx_opts opts;
 	uint8_t data[VSIM_NET_FRAME_MAX];
+	uint8_t *big; /* a frame longer than data holds (a large segment), allocated */
 };
 
 struct vsim_net {
@@ -151,7 +171,10 @@ struct vsim_net {
 	unsigned ntxhold;
 	struct vsim_net_frame capture[VSIM_NET_CAPTURE];
 	unsigned cap_head, ncaptured;
-	unsigned tx_frames, tx_lost; /* frames sent; frames the test never took (capture full) */
+	unsigned tx_frames,
+		tx_lost; /* frames sent (on the wire); frames the test never took (capture full) */
+	unsigned tx_chains; /* transmit chains taken from the ring */
+	unsigned tx_gso, tx_gso_segs; /* chains cut (HOST_TSO4), and the segments cut from them */
 	/* Called for each frame sent (after it is captured): a test's peer may
 	 * answer it with vsim_net_rx. */
 	void (*on_tx)(struct vsim_net *s, const struct vsim_net_frame *f);
@@ -186,7 +209,8 @@ unsigned vsim_net_hdr_len(const struct vsim_net *s);
 
 /* A frame arrives from the wire.  Returns 1 if it went into the ring now,
  * 0 if it waits for buffers (delivered once the driver posts some and
- * notifies). */
+ * notifies).  Options that a device could not send (a large segment
+ * without GUEST_TSO4, or without NEEDS_CSUM) fail the test. */
 int vsim_net_rx(struct vsim_net *s, const void *frame, uint32_t len, const struct vsim_net_rx_opts *opts);
 /* Receive buffers the driver has made available and the device has not
  * used (it takes every one off the ring to count them). */
