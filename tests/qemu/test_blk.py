@@ -45,7 +45,6 @@ MATRIX = [
 AXES = [("pc", "q35"), ("transitional", "legacy", "modern"), (False, True), ("poll", "irq"),
         (16, 256, 1024), (512, 4096)]
 
-TRANSPORT_OPTS = {"transitional": "", "legacy": ",disable-modern=on", "modern": ",disable-legacy=on"}
 
 BLK_LINE = re.compile(
     r"(?P<name>vd[a-z]) capacity=(?P<capacity>\d+) sector=(?P<sector>\d+) "
@@ -147,7 +146,7 @@ def test_matrix_covers_every_pair():
                          ids=["-".join(str(v) for v in row) for row in MATRIX])
 def test_matrix(start, tmp_path, mach, transport, packed, mode, qsize, lbs):
     image = make_image(tmp_path / "disk.img")
-    opts = TRANSPORT_OPTS[transport] + ",queue-size=%d" % qsize
+    opts = tinyvio.TRANSPORT_OPTS[transport] + ",queue-size=%d" % qsize
     if packed:
         opts += ",packed=on"
     if lbs != 512:

@@ -36,7 +36,6 @@ GUEST_IP = "10.0.2.15"   # what QEMU's DHCP server hands out
 HOST_IP = "10.0.2.2"     # QEMU's own address: answers ping
 NOBODY_IP = "10.0.2.99"  # inside the user network, answers nothing
 
-TRANSPORT_OPTS = {"transitional": "", "legacy": ",disable-modern=on", "modern": ",disable-legacy=on"}
 
 NET_LINE = re.compile(
     r"(?P<name>eth\d+) mac=(?P<mac>(?:[0-9a-f]{2}:){5}[0-9a-f]{2}) link=(?P<link>up|down) "
@@ -295,7 +294,7 @@ def test_matrix(start, transport, ring, mode):
     asked (a legacy card has no packed ring even when offered one: split),
     DHCP and ping work, interrupts come only when asked for, and nothing
     went wrong on the way."""
-    dev = TRANSPORT_OPTS[transport] + (",packed=on" if ring == "packed" else "")
+    dev = tinyvio.TRANSPORT_OPTS[transport] + (",packed=on" if ring == "packed" else "")
     q = start(append="virtio.packed=1 net.mode=%s" % mode, dev=dev + ",mac=52:54:00:5e:00:02")
     modern = transport != "legacy"
     packed = ring == "packed" and modern
@@ -676,7 +675,7 @@ def test_receive_filter_set_through_the_control_queue(start, tmp_path, transport
     reports `broadcast-allowed` as its nobcast flag (inverted), so false
     there means broadcast is received."""
     sock, qargs = qmp_args(tmp_path)
-    dev = TRANSPORT_OPTS[transport] + (",packed=on" if ring == "packed" else "") + ",mac=52:54:00:12:34:99"
+    dev = tinyvio.TRANSPORT_OPTS[transport] + (",packed=on" if ring == "packed" else "") + ",mac=52:54:00:12:34:99"
     q = start(append="net.ip=none", dev=dev, extra=qargs)
     assert net_line(q)["ring"] == ring
     (f,) = qmp(sock, "query-rx-filter", name="nic0")

@@ -33,6 +33,10 @@ EXIT_PANIC = 3     # isa-debug-exit: (1 << 1) | 1
 
 DEFAULT_TIMEOUT = {"tcg": 30.0, "kvm": 120.0}
 
+# A virtio-pci device's transports, as device options: transitional (both
+# interfaces; the driver takes the modern one), legacy only, modern only.
+TRANSPORT_OPTS = {"transitional": "", "legacy": ",disable-modern=on", "modern": ",disable-legacy=on"}
+
 # Every command of the contract, in the contract's order.
 COMMANDS = [
     "help", "echo", "ls", "stat", "cat", "sha256", "write", "append", "fill",

@@ -43,6 +43,7 @@
 #include "lwip/raw.h"
 #include "lwip/tcp.h"
 #include "tests/unit/vsim_net.h"
+#include "tests/unit/wire.h"
 
 #define F(bit) (1ull << (bit))
 #define NDEV 4
@@ -67,27 +68,6 @@ static struct virtio_net_mem mem[NDEV];
 static struct net_device *dev[NDEV];
 
 /* ---- bytes on the wire ---- */
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xFFFF) + (s >> 16);
-	return (uint16_t)s;
-}
 
 static uint16_t inet_sum(const uint8_t *p, size_t n) { return (uint16_t)~fold(sum16(p, n, 0)); }
 

@@ -16,6 +16,7 @@
 #include "drivers/net/net.h"
 #include "drivers/virtio/virtio_net.h"
 #include "tests/unit/vsim_net.h"
+#include "tests/unit/wire.h"
 
 #define F(bit) (1ull << (bit))
 #define ETH_HLEN 14
@@ -932,25 +933,6 @@ static void test_receive_checksum_flags(void **state)
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_CWR 0x80
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v); }
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xFFFF) + (s >> 16);
-	return (uint16_t)s;
-}
 
 /* Addresses, protocol and a TCP length: the pseudo-header's sum. */
 static uint32_t pseudo_sum(const uint8_t *f, uint32_t tcp_len)

@@ -37,6 +37,7 @@
 
 #include "drivers/platform.h"
 #include "tests/unit/vsim_net.h"
+#include "tests/unit/wire.h"
 
 #define F(bit) (1ull << (bit))
 #define ETH_HLEN 14
@@ -60,31 +61,6 @@ static uint16_t cfg16(const struct vsim_net *s, unsigned off)
 }
 
 static void set_cfg16(struct vsim_net *s, unsigned off, uint16_t v) { memcpy(&s->cfg[off], &v, 2); }
-
-/* Network byte order, and the Internet checksum (RFC 1071). */
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)be16(p) << 16 | be16(p + 2); }
-static void put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	put_be16(p, (uint16_t)(v >> 16)), put_be16(p + 2, (uint16_t)v);
-}
-
-static uint32_t csum_add(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += be16(p + i);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xFFFF) + (sum >> 16);
-	return (uint16_t)sum;
-}
 
 void vsim_net_init(struct vsim_net *s, uint64_t features, int modern)
 {
@@ -694,19 +670,19 @@ static void tso_check(const struct vsim_net *s, const struct virtio_net_hdr *h, 
 	if (h->gso_size == 0)
 		fail_msg("GSO transmit with gso_size 0 (spec 5.1.6.2.1: the MSS)");
 	const uint8_t *ip = p + ETH_HLEN;
-	if (len < ETH_HLEN + 20 || be16(p + 12) != 0x0800 || (ip[0] >> 4) != 4 || ip[9] != 6)
+	if (len < ETH_HLEN + 20 || get16(p + 12) != 0x0800 || (ip[0] >> 4) != 4 || ip[9] != 6)
 		fail_msg("TCPV4 segmentation asked for a frame that is not TCP over IPv4");
 	t->ihl = (ip[0] & 15) * 4u;
 	if (t->ihl < 20 || len < ETH_HLEN + t->ihl + 20)
 		fail_msg("GSO transmit: IP header of %u bytes in a %u-byte frame", t->ihl, len);
-	if ((be16(ip + 6) & 0x3FFF) != 0)
+	if ((get16(ip + 6) & 0x3FFF) != 0)
 		fail_msg("GSO transmit of an IP fragment");
 	/* Linux (behind the tap) trims a packet to its IP length, and drops
 	 * one whose header checksum is wrong. */
-	if (be16(ip + 2) != len - ETH_HLEN)
-		fail_msg("GSO transmit: IP total length %u, the frame carries %u", be16(ip + 2),
+	if (get16(ip + 2) != len - ETH_HLEN)
+		fail_msg("GSO transmit: IP total length %u, the frame carries %u", get16(ip + 2),
 			 len - ETH_HLEN);
-	if (csum_fold(csum_add(ip, t->ihl, 0)) != 0xFFFF)
+	if (fold(sum16(ip, t->ihl, 0)) != 0xFFFF)
 		fail_msg("GSO transmit: wrong IP header checksum");
 	const uint8_t *tcp = ip + t->ihl;
 	t->thl = (tcp[12] >> 4) * 4u;
@@ -720,10 +696,10 @@ static void tso_check(const struct vsim_net *s, const struct virtio_net_hdr *h, 
 		fail_msg("GSO transmit: hdr_len %u, the headers are %u bytes", h->hdr_len, t->hlen);
 	/* The pseudo-header sum for the whole TCP length: the device (Linux's
 	 * tcp_gso_segment) adjusts it to each segment's. */
-	uint16_t want = csum_fold(csum_add(ip + 12, 8, 6u + (len - ETH_HLEN - t->ihl)));
-	if (be16(tcp + 16) != want)
+	uint16_t want = fold(sum16(ip + 12, 8, 6u + (len - ETH_HLEN - t->ihl)));
+	if (get16(tcp + 16) != want)
 		fail_msg("GSO transmit: TCP checksum field %#06x, the pseudo-header sum is %#06x",
-			 be16(tcp + 16), want);
+			 get16(tcp + 16), want);
 	t->payload = len - t->hlen;
 	if (t->payload <= h->gso_size)
 		fail_msg("GSO transmit of %u payload bytes, no more than gso_size %u: nothing to cut",
@@ -744,8 +720,8 @@ static void tso_cut(struct vsim_net *s, const struct vsim_net_frame *tmpl, const
 {
 	const uint32_t mss = tmpl->hdr.gso_size, n = (t->payload + mss - 1) / mss;
 	const uint8_t *ip0 = p + ETH_HLEN, *tcp0 = ip0 + t->ihl;
-	const uint16_t id = be16(ip0 + 4), partial = be16(tcp0 + 16);
-	const uint32_t seq = be32(tcp0 + 4), whole = t->payload + t->thl;
+	const uint16_t id = get16(ip0 + 4), partial = get16(tcp0 + 16);
+	const uint32_t seq = get32(tcp0 + 4), whole = t->payload + t->thl;
 
 	s->tx_gso++;
 	for (uint32_t i = 0; i < n; i++) {
@@ -758,18 +734,18 @@ static void tso_cut(struct vsim_net *s, const struct vsim_net_frame *tmpl, const
 		memcpy(f->data, p, t->hlen);
 		memcpy(f->data + t->hlen, p + t->hlen + i * mss, k);
 		uint8_t *ip = f->data + ETH_HLEN, *tcp = ip + t->ihl;
-		put_be16(ip + 2, (uint16_t)(t->ihl + t->thl + k));
-		put_be16(ip + 4, (uint16_t)(id + i));
-		put_be16(ip + 10, 0);
-		put_be16(ip + 10, (uint16_t)~csum_fold(csum_add(ip, t->ihl, 0)));
-		put_be32(tcp + 4, seq + i * mss);
+		put16(ip + 2, (uint16_t)(t->ihl + t->thl + k));
+		put16(ip + 4, (uint16_t)(id + i));
+		put16(ip + 10, 0);
+		put16(ip + 10, (uint16_t)~fold(sum16(ip, t->ihl, 0)));
+		put32(tcp + 4, seq + i * mss);
 		if (i + 1 < n)
 			tcp[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 		if (i > 0)
 			tcp[13] &= (uint8_t)~TCP_CWR;
-		uint16_t field = csum_fold((uint32_t)partial + (uint16_t)~whole + t->thl + k);
-		put_be16(tcp + 16, field);
-		put_be16(tcp + 16, (uint16_t)~csum_fold(csum_add(tcp, t->thl + k, 0)));
+		uint16_t field = fold((uint32_t)partial + (uint16_t)~whole + t->thl + k);
+		put16(tcp + 16, field);
+		put16(tcp + 16, (uint16_t)~fold(sum16(tcp, t->thl + k, 0)));
 		s->tx_gso_segs++;
 		wire_out(s, f);
 	}
