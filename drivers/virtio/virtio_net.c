@@ -227,7 +227,6 @@ static void tx_reclaim(struct virtio_net *vn)
 			device_error(vn);
 			return;
 		}
-		vn->tx_in_flight--;
 		vn->net.tx_done(&vn->net, vn->tx_cookie[id]);
 	}
 }
@@ -309,7 +308,6 @@ static int vnet_transmit(struct net_device *nd, const struct net_seg *segs, unsi
 		return -ENOBUFS;
 	}
 	vn->tx_cookie[id] = cookie;
-	vn->tx_in_flight++;
 	nd->stats.tx_frames++;
 	nd->stats.tx_bytes += total;
 	kick(vn, &vn->txq, Q_TX);
@@ -685,7 +683,6 @@ static void reclaim_all(struct virtio_net *vn)
 			vn->txq.in_flight[id] = 0;
 			vn->net.tx_done(&vn->net, vn->tx_cookie[id]);
 		}
-	vn->tx_in_flight = 0;
 	for (uint16_t i = 0; i < VIRTIO_NET_RX_BUFS; i++)
 		if (vn->rx_state[i] == RXB_POSTED)
 			rx_put(vn, &vn->rx_buf[i]);
@@ -785,7 +782,7 @@ int virtio_net_start(struct virtio_net *vn, const struct virtio_net_options *opt
 	vn->mem = mem;
 	vn->live = vn->needs_reset = vn->config_pending = 0;
 	vn->broken = 0;
-	vn->tx_in_flight = vn->rx_posted = 0;
+	vn->rx_posted = 0;
 	vn->rx_nfree = 0;
 	for (uint16_t i = VIRTIO_NET_RX_BUFS; i-- > 0;) {
 		vn->rx_buf[i].index = i;

@@ -131,7 +131,6 @@ struct virtio_net {
 
 	/* transmit: the stack's cookie per chain id */
 	void *tx_cookie[VIRTQ_MAX];
-	unsigned tx_in_flight;
 };
 
 /* Features this driver implements and asks for; nothing else is accepted. */
